@@ -1,0 +1,211 @@
+"""The schema of the configuration: what each key means and which values it takes.
+
+Every model forbids unknown keys, so a typo is an error that names the key
+instead of a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Kind = Literal["python", "docker"]
+KINDS: tuple[Kind, ...] = ("python", "docker")
+NAME_PLACEHOLDERS = {"flow", "type", "env"}
+MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?$")
+
+
+class Strict(BaseModel):
+    """A section that rejects unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Naming(Strict):
+    """How deployments are named; placeholders {flow}, {type} and {env}."""
+
+    deployment: str = "{flow}-{type}-{env}"
+
+    @field_validator("deployment")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        used = set(re.findall(r"{(\w*)}", value))
+        unknown = used - NAME_PLACEHOLDERS
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{flow}}, "
+                             "{type} and {env}")
+        if "flow" not in used:
+            raise ValueError("the name must contain {flow}, or all flows would share one name")
+        return value
+
+
+class Discovery(Strict):
+    """Where flows live in the repository."""
+
+    flows_dir: str = "flows"
+    pattern: str = "workflow.py"
+    exclude: list[str] = Field(default_factory=list)
+
+
+class PrefectSettings(Strict):
+    """How to reach the Prefect API, and how hard to push it."""
+
+    api_url: str | None = None
+    api_key: SecretStr | None = None
+    concurrency: int = Field(default=1, ge=1, le=64)
+    retries: int = Field(default=6, ge=0, le=20)
+    timeout: float = Field(default=30.0, gt=0)
+    ownership_tag: str = "managed-by:deploytasks"
+
+
+class WorkPool(Strict):
+    """A work pool deployments of one kind go to; created from the template if missing."""
+
+    name: str
+    type: str
+    work_queue: str | None = None
+    base_job_template: dict[str, Any] = Field(default_factory=dict)
+
+
+class GitSource(Strict):
+    """A git repository workers clone the code from (workers on other machines)."""
+
+    url: str
+    branch: str = "main"
+    credentials_block: str | None = None
+
+
+class Source(Strict):
+    """Where process workers find the flow code: the repository folder, or a git clone."""
+
+    git: GitSource | None = None
+    directory: str | None = None
+
+
+class DockerSettings(Strict):
+    """Image naming, building and the docker work pool's job variables."""
+
+    registry: str = ""
+    namespace: str = "deploytasks"
+    tag: str = "latest"
+    base_image: str = "deploytasks/prefect-base:3.9.1-python3.11"
+    build_args: dict[str, str] = Field(default_factory=dict)
+    parallelism: int = Field(default=2, ge=1, le=16)
+    username: str | None = None
+    password: SecretStr | None = None
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    network_mode: str | None = None
+    workdir: str = "/opt/prefect"
+
+
+class Resources(Strict):
+    """Resource requests for a deployment's runs: memory like 512Mi or 2g, CPU in cores."""
+
+    memory: str | None = None
+    cpu: float | None = Field(default=None, gt=0)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_format(cls, value: str | None) -> str | None:
+        if value is not None and not MEMORY_PATTERN.match(value):
+            raise ValueError(f"'{value}' is not a memory size; write e.g. 512Mi, 2Gi or 1g")
+        return value
+
+
+class Limits(Strict):
+    """The most one deployment may ask for in this environment."""
+
+    max_memory: str | None = None
+    max_cpu: float | None = Field(default=None, gt=0)
+
+    @field_validator("max_memory")
+    @classmethod
+    def _memory_format(cls, value: str | None) -> str | None:
+        return Resources._memory_format(value)
+
+
+class ScheduleSpec(Strict):
+    """One schedule: exactly one of cron, interval (seconds) or rrule."""
+
+    cron: str | None = None
+    interval: float | None = Field(default=None, gt=0)
+    rrule: str | None = None
+    timezone: str | None = None
+    active: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScheduleSpec:
+        given = [k for k in ("cron", "interval", "rrule") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("a schedule needs exactly one of cron, interval or rrule")
+        return self
+
+
+class DeploymentSettings(Strict):
+    """What a template, the defaults, a flow or an environment may set for deployments."""
+
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    job_variables: dict[str, Any] = Field(default_factory=dict)
+    work_queue: str | None = None
+    schedules: list[ScheduleSpec] = Field(default_factory=list)
+    schedules_active: bool | None = None
+    concurrency_limit: int | None = Field(default=None, ge=1)
+    enforce_parameter_schema: bool = True
+    resources: Resources = Field(default_factory=Resources)
+    env_vars: list[str] = Field(default_factory=list)
+
+
+class FlowSettings(DeploymentSettings):
+    """Per-flow settings, with optional per-kind sections ``python:`` and ``docker:``."""
+
+    flow: str | None = None
+    kinds: list[Kind] = Field(default_factory=lambda: list(KINDS))
+    required_env: list[str] = Field(default_factory=list)
+    python: DeploymentSettings | None = None
+    docker: DeploymentSettings | None = None
+
+
+class EnvironmentInfo(Strict):
+    """An environment: its short name (used in deployment names) and safety."""
+
+    short_name: str
+    aliases: list[str] = Field(default_factory=list)
+    protected: bool = False
+
+
+def _default_pools() -> dict[Kind, WorkPool]:
+    return {
+        "python": WorkPool(name="python-pool", type="process"),
+        "docker": WorkPool(name="docker-pool", type="docker"),
+    }
+
+
+def _default_environments() -> dict[str, EnvironmentInfo]:
+    return {
+        "development": EnvironmentInfo(short_name="dev"),
+        "staging": EnvironmentInfo(short_name="staging", aliases=["stage"]),
+        "production": EnvironmentInfo(short_name="prod", protected=True),
+    }
+
+
+class Settings(Strict):
+    """The whole merged configuration of one environment."""
+
+    project: str = "deploytasks"
+    naming: Naming = Field(default_factory=Naming)
+    discovery: Discovery = Field(default_factory=Discovery)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    work_pools: dict[Kind, WorkPool] = Field(default_factory=_default_pools)
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+    source: Source = Field(default_factory=Source)
+    limits: Limits = Field(default_factory=Limits)
+    defaults: FlowSettings = Field(default_factory=FlowSettings)
+    flows: dict[str, FlowSettings] = Field(default_factory=dict)
+    environments: dict[str, EnvironmentInfo] = Field(default_factory=_default_environments)
+
+
+SECRET_PATHS = {("prefect", "api_key"), ("docker", "password")}

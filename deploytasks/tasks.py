@@ -1,0 +1,33 @@
+"""The root Invoke namespace: collections flows, deploy, images, env, plus ``makefile``.
+
+Nothing imported here may import prefect, docker, python-on-whales or rich:
+every TAB press of shell completion loads this namespace.
+"""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from deploytasks import taskrun
+from deploytasks.env import tasks as env_tasks
+
+
+@task(help={"check": "Do not write; exit 1 and show the diff when the Makefile is stale."},
+      auto_shortflags=False)
+def makefile(c: Context, check: bool = False) -> None:
+    """Regenerate the Makefile from the table of documented targets."""
+    from deploytasks import makefile_commands
+
+    taskrun.run(lambda out: makefile_commands.write_or_check(out, namespace(), check=check))
+
+
+def namespace() -> Collection:
+    """The whole namespace, built fresh (tests use it too)."""
+    ns = Collection(makefile)
+    ns.add_collection(env_tasks.collection())
+    return ns
+
+
+ns = namespace()
