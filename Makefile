@@ -20,7 +20,7 @@ truthy = $(filter true TRUE True 1 yes,$(1))
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test server-up server-down
+.PHONY: help setup test server-up server-down build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,33 @@ server-up: $(STAMP) ## Start the embedded local Prefect server (SQLite).
 
 server-down: $(STAMP) ## Stop the embedded local Prefect server.
 	@$(INVOKE) env.down
+
+build-deployments: $(STAMP) ## Write every deployment spec of ENV under build/deployments/.
+	@$(INVOKE) deploy.build $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+deploy-python: $(STAMP) ## Deploy the Python (process) deployments of ENV.
+	@$(INVOKE) deploy.python $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+deploy-containers: $(STAMP) ## Deploy the Docker deployments of ENV.
+	@$(INVOKE) deploy.containers $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+deploy-all: $(STAMP) ## Deploy the Python and Docker deployments of ENV.
+	@$(INVOKE) deploy.all $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+clean-deployments: $(STAMP) ## Remove managed deployments (PATTERN, default all).
+	@$(INVOKE) deploy.clean $(if $(PATTERN),--pattern $(call quote,$(PATTERN))) $(if $(ENV),--env $(call quote,$(ENV)))
+
+deploy-dev: $(STAMP) ## Deploy everything to development.
+	@$(INVOKE) env.deploy-dev $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+deploy-staging: $(STAMP) ## Deploy everything to staging.
+	@$(INVOKE) env.deploy-staging $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+deploy-prod: $(STAMP) ## Deploy everything to production (validated first).
+	@$(INVOKE) env.deploy-prod $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+validate-deployments: $(STAMP) ## Validate the deployments of ENV without writing.
+	@$(INVOKE) deploy.validate $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+test-deployments: $(STAMP) ## Dry run: plan create/update/unchanged/orphaned for ENV.
+	@$(INVOKE) deploy.test $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)

@@ -11,6 +11,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from deploytasks import taskrun
+from deploytasks.deploy import tasks as deploy_tasks
 from deploytasks.env import tasks as env_tasks
 
 
@@ -26,6 +27,7 @@ def makefile(c: Context, check: bool = False) -> None:
 def namespace() -> Collection:
     """The whole namespace, built fresh (tests use it too)."""
     ns = Collection(makefile)
+    ns.add_collection(deploy_tasks.collection())
     ns.add_collection(env_tasks.collection())
     return ns
 

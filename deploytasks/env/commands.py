@@ -7,6 +7,7 @@ from deploytasks.config import ConfigurationManager
 from deploytasks.console import Output
 from deploytasks.console import env as render
 from deploytasks.env.local_server import LocalServer
+from deploytasks.errors import UsageError
 
 
 def server_up(out: Output, port: int | None = None) -> int:
@@ -39,3 +40,16 @@ def show_config(out: Output, env: str | None) -> int:
     config = ConfigurationManager().load(env)
     render.config_values(out, config)
     return 0
+
+
+def deploy_environment(out: Output, env: str, flows: tuple[str, ...], registry: str | None, *,
+                       production: bool = False, allow_dirty: bool = False) -> int:
+    """Deploy both kinds to a fixed environment; production is validated and clean first."""
+    from deploytasks.deploy import commands
+    from deploytasks.deploy.version import tree_is_dirty
+
+    if production and not allow_dirty and tree_is_dirty(paths.repo_root()):
+        raise UsageError("the git tree has uncommitted changes; production deploys only "
+                         "committed code", hint="commit or stash them, or pass --allow-dirty")
+    selection = commands.Selection(env, flows=flows, registry=registry)
+    return commands.deploy(out, selection, require_valid=production)

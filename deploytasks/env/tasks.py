@@ -45,8 +45,45 @@ def show(c: Context, env: str = "", json: bool = False) -> None:
     taskrun.run(lambda out: commands.show_config(out, env or None), json=json)
 
 
+DEPLOY_HELP = {"flow": "Limit to this flow (folder name); repeat for more.",
+               "registry": "Registry host/project for image names.",
+               "json": JSON_HELP, "verbose": "Show more detail."}
+
+
+def _deploy_env(env: str, flow: list[str], registry: str, json: bool, verbose: bool,
+                production: bool = False, allow_dirty: bool = False) -> None:
+    from deploytasks.env import commands
+
+    taskrun.run(lambda out: commands.deploy_environment(
+        out, env, tuple(flow), registry or None, production=production,
+        allow_dirty=allow_dirty), json=json, verbose=verbose)
+
+
+@task(help=DEPLOY_HELP, iterable=["flow"], auto_shortflags=False)
+def deploy_dev(c: Context, flow: list[str] | None = None, registry: str = "",
+               json: bool = False, verbose: bool = False) -> None:
+    """Deploy everything (Python and Docker) to development."""
+    _deploy_env("development", flow or [], registry, json, verbose)
+
+
+@task(help=DEPLOY_HELP, iterable=["flow"], auto_shortflags=False)
+def deploy_staging(c: Context, flow: list[str] | None = None, registry: str = "",
+                   json: bool = False, verbose: bool = False) -> None:
+    """Deploy everything (Python and Docker) to staging."""
+    _deploy_env("staging", flow or [], registry, json, verbose)
+
+
+@task(help={**DEPLOY_HELP, "allow_dirty": "Deploy even with uncommitted changes."},
+      iterable=["flow"], auto_shortflags=False)
+def deploy_prod(c: Context, flow: list[str] | None = None, registry: str = "",
+                allow_dirty: bool = False, json: bool = False, verbose: bool = False) -> None:
+    """Deploy everything to production, only if validation passes and the tree is clean."""
+    _deploy_env("production", flow or [], registry, json, verbose, production=True,
+                allow_dirty=allow_dirty)
+
+
 def collection() -> Collection:
-    """The ``env`` collection (deploy-dev/-staging/-prod join it from the deploy package)."""
-    return Collection("env", up, down, status, show)
+    """The ``env`` collection."""
+    return Collection("env", up, down, status, show, deploy_dev, deploy_staging, deploy_prod)
 
 

@@ -1,0 +1,267 @@
+"""Rendering for the ``deploy`` collection: specs, problems, plans and apply reports."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from deploytasks import paths
+from deploytasks.console import MASK, Output, markdown_table
+
+if TYPE_CHECKING:
+    from deploytasks.deploy.apply import ApplyReport, Outcome
+    from deploytasks.deploy.commands import Checked
+    from deploytasks.deploy.plan import Change, Plan, PlanItem
+    from deploytasks.deploy.pools import PoolStatus
+
+ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim",
+                "orphaned": "magenta", "conflict": "red"}
+ACTION_MARK = {"create": "+", "update": "~", "unchanged": "=", "orphaned": "?", "conflict": "!"}
+MAX_CHANGE_LINES = 8
+
+
+def _environment_line(out: Output, checked: Checked, verb: str) -> None:
+    config = checked.resolution.config
+    out.line(f"{verb} [bold]{config.env.name}[/] ({config.env.short}): "
+             f"{len(checked.resolution.specs)} deployments from "
+             f"{len(checked.resolution.flows)} flows")
+
+
+def skipped_and_problems(out: Output, checked: Checked) -> None:
+    """Flows and deployments left out, and each problem, with what to do."""
+    for skipped in checked.resolution.skipped:
+        target = skipped.name or skipped.flow
+        hint = f" — {skipped.hint}" if skipped.hint else ""
+        out.line(f"[red]✗[/] {target}: skipped: {_esc(skipped.reason)}{_esc(hint)}")
+        out.annotate("error", f"{target}: {skipped.reason}{hint}")
+    for problem in checked.problems:
+        out.line(f"[red]✗[/] {_esc(str(problem))}")
+        out.annotate("error", str(problem))
+
+
+def _skipped_documents(checked: Checked) -> dict[str, Any]:
+    return {"skipped": [s.to_document() for s in checked.resolution.skipped],
+            "problems": [p.to_document() for p in checked.problems]}
+
+
+def build_result(out: Output, checked: Checked, written: list[Path], folder: Path) -> None:
+    """What ``deploy.build`` wrote."""
+    root = checked.resolution.config.root
+    _environment_line(out, checked, "Built")
+    for path in written:
+        out.detail(f"  wrote {paths.display(path, root)}")
+    skipped_and_problems(out, checked)
+    out.line(f"Wrote {len(written)} specs and a manifest to {paths.display(folder, root)}/")
+    out.json({"environment": checked.resolution.config.env.name,
+              "folder": paths.display(folder, root),
+              "specs": [s.to_document() for s in checked.resolution.specs],
+              **_skipped_documents(checked)})
+
+
+def validation_result(out: Output, checked: Checked, pools: list[PoolStatus], *,
+                      offline: bool) -> None:
+    """Every problem of the environment's deployments, or that there are none."""
+    _environment_line(out, checked, "Validated")
+    for pool in pools:
+        if pool.problem:
+            out.line(f"[red]✗[/] {pool.problem} — use another pool name in work_pools.{pool.kind}")
+            out.annotate("error", pool.problem)
+        elif pool.state == "missing":
+            out.line(f"[yellow]•[/] work pool '{pool.name}' ({pool.type}) does not exist yet; "
+                     "deploy will create it")
+        else:
+            out.detail(f"  work pool '{pool.name}' ({pool.type}) exists")
+    if offline:
+        out.detail("  work pools not checked (--offline)")
+    skipped_and_problems(out, checked)
+    count = len(checked.problems) + len(checked.resolution.skipped) + \
+        sum(1 for p in pools if p.problem)
+    if count:
+        out.line(f"[red]{count} problem{'s' if count != 1 else ''} found.[/]")
+    else:
+        out.line(f"[green]✓[/] All {len(checked.resolution.specs)} deployments are valid.")
+    out.json({"environment": checked.resolution.config.env.name, "valid": count == 0,
+              "pools": [{"kind": p.kind, "name": p.name, "type": p.type, "state": p.state}
+                        for p in pools], **_skipped_documents(checked)})
+
+
+def plan_summary_line(out: Output, plan: Plan) -> None:
+    """``Plan: 2 to create, 1 to update, 3 unchanged, 1 orphaned``."""
+    counts = plan.counts()
+    parts = [f"{counts['create']} to create", f"{counts['update']} to update",
+             f"{counts['unchanged']} unchanged", f"{counts['orphaned']} orphaned"]
+    if counts["conflict"]:
+        parts.append(f"{counts['conflict']} in conflict")
+    out.line("Plan: " + ", ".join(parts))
+
+
+def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatus],
+                requests: int) -> None:
+    """The dry run: every deployment's action, and for updates the changed fields."""
+    _environment_line(out, checked, "Planning")
+    for pool in pools:
+        if pool.state == "missing":
+            out.line(f"[green]+[/] work pool '{pool.name}' ({pool.type}) will be created")
+        elif pool.problem:
+            out.line(f"[red]✗[/] {pool.problem}")
+    for item in plan.items:
+        _plan_item(out, item)
+    skipped_and_problems(out, checked)
+    plan_summary_line(out, plan)
+    out.line(f"Dry run: nothing was written ({requests} read requests).", style="dim")
+    rows = [(i.action, i.name, i.kind or "", "; ".join(describe_changes(i.changes)))
+            for i in plan.items if i.action != "unchanged"]
+    out.step_summary(f"### Deployment plan for {checked.resolution.config.env.name}\n\n"
+                     + (markdown_table(["action", "deployment", "type", "changes"], rows)
+                        if rows else "Nothing to change.")
+                     + f"\n\n{plan.counts()}")
+    out.json({"environment": checked.resolution.config.env.name,
+              "plan": [i.to_document() for i in plan.items], "summary": plan.counts(),
+              "pools": [{"name": p.name, "type": p.type, "state": p.state} for p in pools],
+              **_skipped_documents(checked)})
+
+
+def _plan_item(out: Output, item: PlanItem) -> None:
+    style = ACTION_STYLE[item.action]
+    if item.action == "unchanged" and not out.verbose:
+        return
+    out.line(f"[{style}]{ACTION_MARK[item.action]} {item.action:<9}[/] {_esc(item.name)}"
+             f"{_conflict_note(item)}")
+    for line in describe_changes(item.changes)[:MAX_CHANGE_LINES]:
+        out.line(f"      {_esc(line)}", style="dim")
+    if len(item.changes) and len(describe_changes(item.changes)) > MAX_CHANGE_LINES:
+        out.line("      … (--json shows every change)", style="dim")
+
+
+def _conflict_note(item: PlanItem) -> str:
+    if item.action == "conflict":
+        return (" — a deployment with this name exists but was not created by deploytasks; "
+                "rename one of them (naming.deployment) or delete it by hand")
+    return ""
+
+
+def describe_changes(changes: list[Change]) -> list[str]:
+    """``parameters.batch_size: 100 → 200`` lines; env values are masked."""
+    lines: list[str] = []
+    for change in changes:
+        lines += [f"{path}: {_short(old)} → {_short(new)}"
+                  for path, old, new in _leaf_diff(change.field, change.old, change.new)]
+    return lines
+
+
+def _leaf_diff(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    if path.endswith(".env") or path == "env":
+        return [(path, MASK if old else old, MASK if new else new)]
+    if isinstance(old, dict) and isinstance(new, dict):
+        rows: list[tuple[str, Any, Any]] = []
+        for key in sorted(set(old) | set(new), key=str):
+            if old.get(key) != new.get(key):
+                rows += _leaf_diff(f"{path}.{key}", old.get(key), new.get(key))
+        return rows
+    return [(path, old, new)]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+class ApplyProgress:
+    """A line per finished deployment (and a live bar on a terminal)."""
+
+    def __init__(self, out: Output, total: int) -> None:
+        self.out = out
+        self.total = total
+        self.done = 0
+        self.started = time.perf_counter()
+        self._progress: Any = None
+
+    def __enter__(self) -> ApplyProgress:
+        if self.total and not self.out.json_mode and self.out.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=self.out.console, transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("deploying", total=self.total)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def advance(self, outcome: Outcome) -> None:
+        self.done += 1
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        mark = "[green]✓[/]" if outcome.ok else "[red]✗[/]"
+        message = f" — {_esc(outcome.message)}" if outcome.message else ""
+        self.out.line(f"{mark} {outcome.action:<7} {_esc(outcome.name)} "
+                      f"({outcome.seconds * 1000:.0f} ms){message}")
+
+
+def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport,
+                  counter: Any) -> None:
+    """The summary of a deploy: counts, failures, requests, and what to do next."""
+    for name in report.pools_created:
+        out.line(f"[green]+[/] created work pool '{name}'")
+    for name, why in report.pool_failures.items():
+        out.line(f"[red]✗[/] work pool '{name}': {_esc(why)}")
+    for item in plan.of("orphaned", "conflict"):
+        _plan_item(out, item)
+    skipped_and_problems(out, checked)
+    ok = [o for o in report.outcomes if o.ok]
+    failed = report.failed
+    unchanged = len(plan.of("unchanged"))
+    if not plan.writes:
+        out.line(f"[green]✓[/] Nothing to change: {unchanged} deployments are up to date "
+                 f"(0 write requests).")
+    else:
+        style = "red" if failed else "green"
+        out.line(f"[{style}]Deployed {len(ok)} of {len(plan.writes)} changes[/] "
+                 f"({len(failed)} failed, {unchanged} unchanged; "
+                 f"{counter.writes} write / {counter.reads} read requests, "
+                 f"{counter.retries} retries).")
+    if plan.of("orphaned"):
+        out.line("Orphaned deployments are kept; remove them with: invoke deploy.clean "
+                 "--orphans", style="dim")
+    out.json({"environment": checked.resolution.config.env.name,
+              "results": [o.to_document() for o in report.outcomes],
+              "plan": plan.counts(), "pools_created": report.pools_created,
+              "requests": {"reads": counter.reads, "writes": counter.writes,
+                           "retries": counter.retries},
+              "failed": len(failed), **_skipped_documents(checked)})
+
+
+def clean_result(out: Output, report: Any, request: Any) -> None:
+    """What ``deploy.clean`` removed (or would remove)."""
+    verb = "Would delete" if report.dry_run else "Deleted"
+    for deployment in report.matched:
+        if report.dry_run:
+            out.line(f"[yellow]-[/] would delete {_esc(deployment.name)}")
+        elif deployment.name in report.deleted:
+            out.line(f"[green]✓[/] deleted {_esc(deployment.name)}")
+        else:
+            out.line(f"[red]✗[/] {_esc(deployment.name)}: "
+                     f"{_esc(report.failed.get(deployment.name, 'not deleted'))}")
+    if not report.matched:
+        what = f"matching '{request.pattern}'" if request.pattern else "to remove"
+        out.line(f"No managed deployments {what}. (Deployments made by hand are never "
+                 "touched.)")
+    else:
+        count = len(report.matched) if report.dry_run else len(report.deleted)
+        out.line(f"{verb} {count} managed deployment{'s' if count != 1 else ''}"
+                 f"{f'; {len(report.failed)} failed' if report.failed else ''}.")
+    out.json({"dry_run": report.dry_run, "matched": [d.name for d in report.matched],
+              "deleted": report.deleted, "failed": report.failed})

@@ -1,0 +1,218 @@
+"""The bodies of the ``deploy`` tasks: build, validate, test (plan), deploy.
+
+Each takes an ``Output`` and plain options, calls the core, hands the result
+to the renderer and returns the exit code. Clean and check live in their own
+modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from deploytasks import paths
+from deploytasks.config import ResolvedConfig
+from deploytasks.console import Output
+from deploytasks.console import deploy as render
+from deploytasks.deploy import session
+from deploytasks.deploy.apply import ApplyReport, apply_plan, create_missing_pools
+from deploytasks.deploy.checks import Problem, check_spec
+from deploytasks.deploy.clean import (
+    CleanReport,
+    CleanRequest,
+    delete_all,
+    protected_envs,
+    read_managed,
+    select,
+)
+from deploytasks.deploy.plan import Plan, make_plan
+from deploytasks.deploy.pools import PoolStatus, check_pools
+from deploytasks.deploy.prefect_api import PrefectGateway
+from deploytasks.deploy.resolve import Resolution, resolve
+from deploytasks.deploy.writer import write_specs
+from deploytasks.errors import EXIT_PROBLEMS, UsageError, WorkFailed
+from deploytasks.settings import KINDS, Kind
+
+
+@dataclass
+class Selection:
+    """What a command works on: environment, kinds, flows, registry."""
+
+    env: str | None = None
+    kinds: Sequence[Kind] = KINDS
+    flows: Sequence[str] = ()
+    registry: str | None = None
+
+
+@dataclass
+class Checked:
+    """A resolution with every spec's problems; specs with problems are not deployable."""
+
+    resolution: Resolution
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def deployable(self) -> list[str]:
+        bad = {p.deployment for p in self.problems}
+        return [s.name for s in self.resolution.specs if s.name not in bad]
+
+
+def resolve_checked(selection: Selection) -> Checked:
+    """Load the configuration, resolve the specs and check each of them."""
+    config = session.load_config(selection.env, selection.registry)
+    resolution = resolve(config, selection.kinds, selection.flows,
+                         image_for=_image_lookup(selection.kinds))
+    flows = {f.folder: f for f in resolution.flows}
+    problems = [p for spec in resolution.specs
+                for p in check_spec(config, spec, flows[spec.flow_folder])]
+    return Checked(resolution, problems)
+
+
+def _image_lookup(kinds: Sequence[Kind]):  # type: ignore[no-untyped-def]
+    if "docker" not in kinds:
+        return None
+    from deploytasks.deploy.images_link import image_for
+
+    return image_for
+
+
+def build(out: Output, selection: Selection) -> int:
+    """Write every resolved spec of the environment under build/deployments/<env>/."""
+    checked = resolve_checked(selection)
+    resolution = checked.resolution
+    folder = paths.build_dir(resolution.config.root) / "deployments" / resolution.config.env.name
+    written = write_specs(folder, resolution.specs, resolution.config, prune=not selection.flows)
+    render.build_result(out, checked, written, folder)
+    return EXIT_PROBLEMS if resolution.skipped or checked.problems else 0
+
+
+def validate(out: Output, selection: Selection, *, offline: bool = False) -> int:
+    """Check the deployments of an environment without writing anything."""
+    checked = resolve_checked(selection)
+    config = checked.resolution.config
+    pools: list[PoolStatus] = []
+    if not offline:
+        pools = session.run(_read_pools(config, list(selection.kinds)))
+    render.validation_result(out, checked, pools, offline=offline)
+    failed = checked.problems or checked.resolution.skipped or any(p.problem for p in pools)
+    return EXIT_PROBLEMS if failed else 0
+
+
+async def _read_pools(config: ResolvedConfig, kinds: list[Kind]) -> list[PoolStatus]:
+    async with session.gateway(config) as gateway:
+        existing = await gateway.read_work_pools()
+    return check_pools(config.settings.work_pools, kinds,
+                       {name: pool.type for name, pool in existing.items()})
+
+
+def plan(out: Output, selection: Selection) -> int:
+    """Dry run: read the server once and show what a deploy would do. Writes nothing."""
+    checked = resolve_checked(selection)
+    state = session.run(_read_state(checked.resolution, list(selection.kinds)))
+    render.plan_result(out, checked, state.plan, state.pools, state.requests)
+    blocked = checked.problems or checked.resolution.skipped or state.plan.of("conflict")
+    return EXIT_PROBLEMS if blocked else 0
+
+
+@dataclass
+class ServerState:
+    """The plan and pools read from the server in one go."""
+
+    plan: Plan
+    pools: list[PoolStatus]
+    requests: int
+
+
+async def _read_state(resolution: Resolution, kinds: list[Kind]) -> ServerState:
+    async with session.gateway(resolution.config) as gateway:
+        return await _state_with(gateway, resolution, kinds)
+
+
+async def _state_with(gateway: PrefectGateway, resolution: Resolution,
+                      kinds: list[Kind]) -> ServerState:
+    config = resolution.config
+    prefect = config.settings.prefect
+    remote = await gateway.read_deployments(prefect.ownership_tag,
+                                            [s.name for s in resolution.specs])
+    plan = make_plan(resolution.specs, remote, ownership_tag=prefect.ownership_tag,
+                     env_tag=f"env:{config.env.short}",
+                     find_orphans=not resolution.narrowed and set(kinds) == set(KINDS))
+    existing = await gateway.read_work_pools()
+    pools = check_pools(config.settings.work_pools, kinds,
+                        {name: pool.type for name, pool in existing.items()})
+    return ServerState(plan, pools, gateway.counter.reads + gateway.counter.writes)
+
+
+def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
+           require_valid: bool = False) -> int:
+    """Create missing pools, then create and update what the plan says; report each."""
+    checked = resolve_checked(selection)
+    if require_valid and (checked.problems or checked.resolution.skipped):
+        render.validation_result(out, checked, [], offline=True)
+        raise WorkFailed("validation failed, nothing was deployed",
+                         hint="fix the problems above (invoke deploy.validate --env "
+                              f"{checked.resolution.config.env.name})")
+    resolution = checked.resolution
+    resolution.specs = [s for s in resolution.specs if s.name in checked.deployable]
+    limit = concurrency or resolution.config.settings.prefect.concurrency
+    report, state, counter = session.run(_deploy(out, resolution, list(selection.kinds), limit))
+    render.deploy_result(out, checked, state.plan, report, counter)
+    failed = report.failed or checked.problems or resolution.skipped or state.plan.of("conflict")
+    return EXIT_PROBLEMS if failed else 0
+
+
+async def _deploy(out: Output, resolution: Resolution, kinds: list[Kind],
+                  limit: int) -> tuple[ApplyReport, ServerState, object]:
+    report = ApplyReport()
+    async with session.gateway(resolution.config) as gateway:
+        state = await _state_with(gateway, resolution, kinds)
+        render.plan_summary_line(out, state.plan)
+        needed = {item.spec.kind for item in state.plan.writes if item.spec}
+        await create_missing_pools(resolution.config,
+                                   [p for p in state.pools if p.kind in needed], gateway, report)
+        blocked = {p.name: p.problem for p in state.pools if p.problem}
+        blocked.update(report.pool_failures)
+        progress = render.ApplyProgress(out, len(state.plan.writes))
+        with progress:
+            await apply_plan(state.plan, gateway, concurrency=limit, report=report,
+                             on_outcome=progress.advance, blocked=blocked)
+        return report, state, gateway.counter
+
+
+
+
+def clean(out: Output, *, env: str | None, pattern: str | None, orphans: bool, dry_run: bool,
+          yes: bool, confirm: Callable[[str], bool]) -> int:
+    """Delete managed deployments matching the pattern (and env); production asks first."""
+    config = session.load_config(env)
+    orphan_keys = _orphan_keys(config) if orphans else None
+    request = CleanRequest(pattern, config.env.short if env else None, orphan_keys)
+    report = session.run(_clean(out, config, request, dry_run=dry_run, yes=yes,
+                                confirm=confirm))
+    render.clean_result(out, report, request)
+    return EXIT_PROBLEMS if report.failed else 0
+
+
+def _orphan_keys(config: ResolvedConfig) -> set[tuple[str, str]]:
+    resolution = resolve(config, KINDS)
+    state = session.run(_read_state(resolution, list(KINDS)))
+    return {item.remote.key for item in state.plan.of("orphaned") if item.remote}
+
+
+async def _clean(out: Output, config: ResolvedConfig, request: CleanRequest, *, dry_run: bool,
+                 yes: bool, confirm: Callable[[str], bool]) -> CleanReport:
+    async with session.gateway(config) as gateway:
+        managed = await read_managed(gateway, config)
+        report = CleanReport(select(managed, request, config.settings.prefect.ownership_tag),
+                             dry_run=dry_run)
+        if dry_run or not report.matched:
+            return report
+        guarded = protected_envs(config, report.matched)
+        if guarded and not yes:
+            question = (f"Delete {len(report.matched)} deployments, including "
+                        f"{', '.join(guarded)} ones?")
+            if not confirm(question):
+                raise UsageError("nothing deleted: deleting protected-environment deployments "
+                                 "needs confirmation", hint="answer 'y', or pass --yes")
+        await delete_all(gateway, report)
+        return report

@@ -1,0 +1,143 @@
+"""Compare the specs with what the server holds: create, update, unchanged, orphaned.
+
+Pure: the server's state comes in as ``RemoteDeployment`` snapshots read once
+by the gateway. A plan is what ``test`` shows and the only thing ``apply``
+acts on, so the dry run and the real run cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from deploytasks.deploy.specs import DeploymentSpec
+
+Action = Literal["create", "update", "unchanged", "orphaned", "conflict"]
+WRITES: tuple[Action, ...] = ("create", "update")
+
+
+@dataclass(frozen=True)
+class RemoteSchedule:
+    """A schedule on the server: its id, identity and whether it is active."""
+
+    id: str
+    identity: tuple[str, str, str | None]
+    active: bool
+
+
+@dataclass(frozen=True)
+class RemoteDeployment:
+    """What the server holds for one deployment, in the spec's comparable shape."""
+
+    id: str
+    name: str
+    flow_name: str
+    tags: tuple[str, ...]
+    fields: dict[str, Any]
+    schedules: tuple[RemoteSchedule, ...] = ()
+    status: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.flow_name, self.name)
+
+    def managed(self, ownership_tag: str) -> bool:
+        """Created by deploytasks (carries the ownership tag)."""
+        return ownership_tag in self.tags
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs: what the server has, what the spec wants."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class PlanItem:
+    """What will happen to one deployment, and why."""
+
+    action: Action
+    name: str
+    flow_name: str
+    kind: str | None
+    spec: DeploymentSpec | None = None
+    remote: RemoteDeployment | None = None
+    changes: list[Change] = field(default_factory=list)
+
+    def to_document(self) -> dict[str, Any]:
+        return {"action": self.action, "name": self.name, "flow_name": self.flow_name,
+                "type": self.kind,
+                "changes": [{"field": c.field, "old": c.old, "new": c.new}
+                            for c in self.changes]}
+
+
+@dataclass
+class Plan:
+    """Every deployment's action for one environment."""
+
+    items: list[PlanItem]
+
+    def of(self, *actions: Action) -> list[PlanItem]:
+        return [item for item in self.items if item.action in actions]
+
+    @property
+    def writes(self) -> list[PlanItem]:
+        return self.of(*WRITES)
+
+    def counts(self) -> dict[str, int]:
+        counts = {action: 0 for action in ("create", "update", "unchanged", "orphaned",
+                                           "conflict")}
+        for item in self.items:
+            counts[item.action] += 1
+        return counts
+
+
+def make_plan(specs: list[DeploymentSpec], remote: list[RemoteDeployment], *,
+              ownership_tag: str, env_tag: str, find_orphans: bool = True) -> Plan:
+    """Decide each deployment's action; orphans are managed ones of this env no spec wants."""
+    by_key = {deployment.key: deployment for deployment in remote}
+    items = [_item_for(spec, by_key.get(spec.key), ownership_tag) for spec in specs]
+    if find_orphans:
+        wanted = {spec.key for spec in specs}
+        items += [PlanItem("orphaned", d.name, d.flow_name, _kind_of(d), remote=d)
+                  for d in remote
+                  if d.key not in wanted and d.managed(ownership_tag) and env_tag in d.tags]
+    return Plan(items)
+
+
+def _item_for(spec: DeploymentSpec, current: RemoteDeployment | None,
+              ownership_tag: str) -> PlanItem:
+    if current is None:
+        return PlanItem("create", spec.name, spec.flow_name, spec.kind, spec)
+    if not current.managed(ownership_tag):
+        return PlanItem("conflict", spec.name, spec.flow_name, spec.kind, spec, current)
+    changes = diff_fields(current.fields, spec.comparable())
+    action: Action = "update" if changes else "unchanged"
+    return PlanItem(action, spec.name, spec.flow_name, spec.kind, spec, current, changes)
+
+
+def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """The fields whose values differ, in the spec's field order."""
+    return [Change(name, old.get(name), value) for name, value in new.items()
+            if _normal(old.get(name)) != _normal(value)]
+
+
+def _normal(value: Any) -> Any:
+    """Compare JSON-like data without caring about tuple/list or int/float spelling."""
+    if isinstance(value, dict):
+        return {str(k): _normal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_normal(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _kind_of(deployment: RemoteDeployment) -> str | None:
+    for tag in deployment.tags:
+        if tag.startswith("type:"):
+            return tag.removeprefix("type:")
+    return None

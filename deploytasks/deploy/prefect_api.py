@@ -1,0 +1,326 @@
+"""Everything that talks to the Prefect API, through Prefect's own client.
+
+One client for the whole run (Prefect's ``deploy`` opens about five per
+deployment). Prefect's built-in retry backs off ~2 s per 503; we turn it off
+and retry transient failures ourselves with a short, growing backoff, and a
+breaker stops hammering a server that is gone. Requests are counted, so a
+run can prove it sent no writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, TypeVar
+from uuid import UUID
+
+import httpx
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import (
+    DeploymentScheduleCreate,
+    DeploymentUpdate,
+    WorkPoolCreate,
+)
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterName,
+    DeploymentFilterTags,
+    FlowFilter,
+    FlowFilterId,
+)
+from prefect.client.schemas.objects import WorkPool
+from prefect.client.schemas.responses import DeploymentResponse
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule, RRuleSchedule
+from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+from deploytasks.deploy.plan import RemoteDeployment, RemoteSchedule
+from deploytasks.deploy.specs import DeploymentSpec, Schedule
+from deploytasks.errors import DeployTasksError, ServiceUnavailable
+
+T = TypeVar("T")
+PAGE = 200
+READ_SUFFIXES = ("/filter", "/count", "/paginate", "/health")
+
+
+class ApiError(DeployTasksError):
+    """The server refused one request (after retries, where retrying made sense)."""
+
+
+@dataclass
+class RequestCounter:
+    """Requests sent, split into reads and writes (filters are POSTs but only read)."""
+
+    reads: int = 0
+    writes: int = 0
+    retries: int = 0
+
+    async def __call__(self, request: httpx.Request) -> None:
+        path = request.url.path.rstrip("/")
+        if request.method == "GET" or path.endswith(READ_SUFFIXES):
+            self.reads += 1
+        else:
+            self.writes += 1
+
+
+@dataclass
+class Breaker:
+    """Opens after the server stayed unreachable through a whole retry budget."""
+
+    open: bool = False
+    reason: str = ""
+
+
+@dataclass
+class PrefectGateway:
+    """An open connection to one Prefect API."""
+
+    api_url: str
+    api_key: str | None = None
+    timeout: float = 30.0
+    retries: int = 6
+    backoff: float = 0.05
+    counter: RequestCounter = field(default_factory=RequestCounter)
+    breaker: Breaker = field(default_factory=Breaker)
+    _client: PrefectClient | None = None
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    async def __aenter__(self) -> PrefectGateway:
+        self._stack.enter_context(temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}))
+        settings = {"timeout": self.timeout, "event_hooks": {"request": [self.counter]}}
+        client = PrefectClient(self.api_url, api_key=self.api_key, httpx_settings=settings)
+        self._client = await self._stack.enter_async_context(client)
+        problem = await self._client.api_healthcheck()
+        if problem is not None:
+            await self._stack.aclose()
+            raise ServiceUnavailable(
+                f"Prefect API not reachable at {self.api_url} ({_short(problem)})",
+                hint="start the local server (invoke env.up / make server-up) "
+                     "or set PREFECT_API_URL to a running server")
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        await self._stack.aclose()
+
+    @property
+    def client(self) -> PrefectClient:
+        assert self._client is not None, "use the gateway inside 'async with'"
+        return self._client
+
+    async def call(self, what: str, method: Callable[..., Awaitable[T]], *args: Any,
+                   **kwargs: Any) -> T:
+        """Run one request, retrying transient failures with a short growing backoff."""
+        if self.breaker.open:
+            raise ServiceUnavailable(f"{what}: not attempted, {self.breaker.reason}")
+        delay = self.backoff
+        for attempt in range(self.retries + 1):
+            try:
+                return await method(*args, **kwargs)
+            except Exception as error:
+                transient = _transient(error)
+                if not transient or attempt == self.retries:
+                    raise self._failure(what, error, transient) from None
+            self.counter.retries += 1
+            await asyncio.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    def _failure(self, what: str, error: Exception, transient: bool) -> DeployTasksError:
+        if isinstance(error, httpx.TransportError):
+            self.breaker.open = True
+            self.breaker.reason = f"the Prefect API at {self.api_url} stopped answering"
+            return ServiceUnavailable(f"{what}: {self.breaker.reason} ({_short(error)})",
+                                      hint="check the server; a re-run finishes the rest")
+        suffix = " (gave up after retries)" if transient else ""
+        return ApiError(f"{what}: {_short(error)}{suffix}")
+
+    # Reads ---------------------------------------------------------------
+
+    async def read_deployments(self, ownership_tag: str,
+                               names: list[str]) -> list[RemoteDeployment]:
+        """Managed deployments, plus any deployment named like one we want (conflicts)."""
+        tagged = await self._read_all(DeploymentFilter(
+            tags=DeploymentFilterTags(all_=[ownership_tag])))
+        named = await self._read_all(DeploymentFilter(
+            name=DeploymentFilterName(any_=names))) if names else []
+        unique = {str(d.id): d for d in [*tagged, *named]}
+        flow_names = await self._flow_names({d.flow_id for d in unique.values()})
+        return [snapshot(d, flow_names.get(str(d.flow_id), "?")) for d in unique.values()]
+
+    async def _read_all(self, deployment_filter: DeploymentFilter) -> list[DeploymentResponse]:
+        found: list[DeploymentResponse] = []
+        while True:
+            page = await self.call("read deployments", self.client.read_deployments,
+                                   deployment_filter=deployment_filter, limit=PAGE,
+                                   offset=len(found))
+            found.extend(page)
+            if len(page) < PAGE:
+                return found
+
+    async def _flow_names(self, ids: set[Any]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        ordered = sorted(ids, key=str)
+        for start in range(0, len(ordered), PAGE):
+            chunk = ordered[start:start + PAGE]
+            flows = await self.call("read flows", self.client.read_flows,
+                                    flow_filter=FlowFilter(id=FlowFilterId(any_=chunk)),
+                                    limit=PAGE)
+            names.update({str(f.id): f.name for f in flows})
+        return names
+
+    async def read_work_pools(self) -> dict[str, WorkPool]:
+        """Every work pool on the server, by name."""
+        pools = await self.call("read work pools", self.client.read_work_pools)
+        return {pool.name: pool for pool in pools}
+
+    async def pool_has_workers(self, pool: str) -> bool:
+        """True when at least one worker polled the pool recently."""
+        workers = await self.call(f"read workers of {pool}",
+                                  self.client.read_workers_for_work_pool, pool)
+        return any(w.status == "ONLINE" for w in workers)
+
+    # Writes --------------------------------------------------------------
+
+    async def create_work_pool(self, name: str, kind: str, template: dict[str, Any]) -> None:
+        """Create a work pool from a base job template."""
+        create = WorkPoolCreate(name=name, type=kind, base_job_template=template)
+        await self.call(f"create work pool {name}", self.client.create_work_pool,
+                        work_pool=create)
+
+    async def ensure_flow(self, flow_name: str) -> Any:
+        """The flow's id, creating the flow if the server does not know it yet."""
+        return await self.call(f"register flow {flow_name}",
+                               self.client.create_flow_from_name, flow_name)
+
+    async def create_deployment(self, spec: DeploymentSpec, flow_id: Any) -> str:
+        """Create one deployment (schedules included) and return its id."""
+        deployment_id = await self.call(
+            f"create {spec.name}", self.client.create_deployment,
+            flow_id=flow_id, name=spec.name, version=spec.version,
+            schedules=[_schedule_create(s) for s in spec.schedules],
+            concurrency_limit=spec.concurrency_limit, parameters=spec.parameters,
+            description=spec.description, work_queue_name=spec.work_queue,
+            work_pool_name=spec.work_pool, tags=list(spec.tags), entrypoint=spec.entrypoint,
+            parameter_openapi_schema=spec.parameter_schema, pull_steps=list(spec.pull_steps),
+            enforce_parameter_schema=spec.enforce_parameter_schema,
+            job_variables=spec.job_variables)
+        return str(deployment_id)
+
+    async def update_deployment(self, remote: RemoteDeployment, spec: DeploymentSpec,
+                                fields: set[str]) -> None:
+        """Send only the changed fields; schedules are synced one by one (see below)."""
+        values = {k: v for k, v in _update_values(spec).items() if k in fields}
+        if values:
+            update = DeploymentUpdate(**values)
+            await self.call(f"update {spec.name}", self.client.update_deployment,
+                            UUID(remote.id), update)
+        if "schedules" in fields:
+            await self._sync_schedules(remote, spec)
+
+    async def _sync_schedules(self, remote: RemoteDeployment, spec: DeploymentSpec) -> None:
+        """Add missing schedules, drop removed ones, leave matching ones (and their paused
+        state, perhaps set in the UI) alone."""
+        wanted = {s.identity(): s for s in spec.schedules}
+        have = {s.identity: s for s in remote.schedules}
+        for identity, schedule in have.items():
+            if identity not in wanted:
+                await self.call(f"remove a schedule of {spec.name}",
+                                self.client.delete_deployment_schedule, UUID(remote.id),
+                                UUID(schedule.id))
+        new = [_schedule_create(s) for i, s in wanted.items() if i not in have]
+        if new:
+            await self.call(f"add schedules to {spec.name}",
+                            self.client.create_deployment_schedules, UUID(remote.id), new)
+
+    async def delete_deployment(self, deployment_id: str, name: str) -> None:
+        """Delete one deployment (callers check ownership first)."""
+        await self.call(f"delete {name}", self.client.delete_deployment, UUID(deployment_id))
+
+
+def snapshot(deployment: DeploymentResponse, flow_name: str) -> RemoteDeployment:
+    """A server deployment in the spec's comparable shape."""
+    schedules = tuple(RemoteSchedule(str(s.id), _identity(s.schedule), bool(s.active))
+                      for s in deployment.schedules)
+    limit = deployment.concurrency_limit
+    if limit is None and deployment.global_concurrency_limit is not None:
+        limit = deployment.global_concurrency_limit.limit
+    fields = {
+        "description": deployment.description,
+        "version": deployment.version,
+        "tags": sorted(deployment.tags),
+        "parameters": deployment.parameters,
+        "parameter_openapi_schema": deployment.parameter_openapi_schema,
+        "job_variables": deployment.job_variables,
+        "work_pool_name": deployment.work_pool_name,
+        "work_queue_name": deployment.work_queue_name,
+        "entrypoint": deployment.entrypoint,
+        "pull_steps": deployment.pull_steps,
+        "enforce_parameter_schema": deployment.enforce_parameter_schema,
+        "concurrency_limit": limit,
+        "schedules": sorted(s.identity for s in schedules),
+    }
+    status = deployment.status.value if deployment.status else None
+    return RemoteDeployment(str(deployment.id), deployment.name, flow_name,
+                            tuple(deployment.tags), fields, schedules, status)
+
+
+def _identity(schedule: Any) -> tuple[str, str, str | None]:
+    if isinstance(schedule, CronSchedule):
+        return ("cron", schedule.cron, schedule.timezone)
+    if isinstance(schedule, IntervalSchedule):
+        return ("interval", str(float(schedule.interval.total_seconds())), schedule.timezone)
+    if isinstance(schedule, RRuleSchedule):
+        return ("rrule", schedule.rrule, schedule.timezone)
+    return ("other", repr(schedule), None)
+
+
+def _schedule_create(schedule: Schedule) -> DeploymentScheduleCreate:
+    return DeploymentScheduleCreate(schedule=to_prefect_schedule(schedule),
+                                    active=schedule.active)
+
+
+def to_prefect_schedule(schedule: Schedule) -> CronSchedule | IntervalSchedule | RRuleSchedule:
+    """Our schedule as Prefect's schedule object (which validates cron and timezone)."""
+    tz = schedule.timezone
+    if schedule.kind == "cron":
+        return CronSchedule(cron=str(schedule.value), timezone=tz)
+    if schedule.kind == "interval":
+        return IntervalSchedule(interval=timedelta(seconds=float(schedule.value)), timezone=tz)
+    return RRuleSchedule(rrule=str(schedule.value), timezone=tz)
+
+
+def _update_values(spec: DeploymentSpec) -> dict[str, Any]:
+    comparable = spec.comparable()
+    comparable.pop("schedules")
+    comparable["tags"] = list(spec.tags)
+    return comparable
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, httpx.TransportError):
+        return True
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code in (408, 429) or error.response.status_code >= 500
+    return False
+
+
+def _short(error: BaseException) -> str:
+    if isinstance(error, httpx.HTTPStatusError):
+        detail = _detail(error.response)
+        return f"HTTP {error.response.status_code}{': ' + detail if detail else ''}"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    return str(detail)[:300]

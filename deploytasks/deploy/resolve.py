@@ -1,0 +1,165 @@
+"""Turn the repository and the configuration of an environment into deployment specs.
+
+Every valid flow becomes one spec per configured kind. Whatever stops one flow
+(an invalid flow, a bad setting, a parameter schema that cannot be read, an
+image that was never built) becomes a ``Skipped`` entry for that flow only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.specs import DeploymentSpec, SpecInputs, build_spec, deployment_name
+from deploytasks.deploy.version import git_version
+from deploytasks.errors import DeployTasksError, UsageError
+from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover
+from deploytasks.layers import Layer
+from deploytasks.settings import Kind
+
+ImageLookup = Callable[[ResolvedConfig, FlowSpec], str]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A deployment (or a whole flow, when ``kind`` is None) left out, and why."""
+
+    flow: str
+    kind: Kind | None
+    name: str | None
+    reason: str
+    hint: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        return {"flow": self.flow, "type": self.kind, "name": self.name,
+                "reason": self.reason, "hint": self.hint}
+
+
+@dataclass
+class Resolution:
+    """The specs of one environment, what was skipped, and whether --flow narrowed it."""
+
+    config: ResolvedConfig
+    flows: list[FlowSpec]
+    specs: list[DeploymentSpec] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    narrowed: bool = False
+
+
+def discovery_options(config: ResolvedConfig) -> DiscoveryOptions:
+    """Discovery settings from the configuration, including each folder's chosen flow."""
+    discovery = config.settings.discovery
+    selected = {name: flow.flow for name, flow in config.settings.flows.items() if flow.flow}
+    return DiscoveryOptions(discovery.flows_dir, discovery.pattern, tuple(discovery.exclude),
+                            selected)
+
+
+def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] = (), *,
+            image_for: ImageLookup | None = None, parameters: dict[str, Any] | None = None,
+            checked: Callable[[list[FlowSpec]], list[FlowSpec]] | None = None) -> Resolution:
+    """Specs for every valid flow (or the named ones) and each requested kind."""
+    found = discover(config.root, discovery_options(config))
+    if checked is not None:
+        found = checked(found)
+    chosen = select_flows(found, flows)
+    resolution = Resolution(config, chosen, narrowed=bool(flows))
+    version = git_version(config.root)
+    extra = Layer("custom parameters", {"parameters": parameters}, scope="cli") \
+        if parameters else None
+    for flow in chosen:
+        _resolve_flow(resolution, flow, kinds, version, image_for, extra)
+    return resolution
+
+
+def select_flows(found: list[FlowSpec], wanted: Sequence[str]) -> list[FlowSpec]:
+    """The flows named by folder or flow name; an unknown name is a usage error."""
+    if not wanted:
+        return found
+    chosen: list[FlowSpec] = []
+    for name in wanted:
+        matches = [f for f in found if name in (f.folder, f.name, f.path)]
+        if not matches:
+            known = ", ".join(sorted(f.folder for f in found)) or "none"
+            raise UsageError(f"no flow named '{name}'", where="--flow",
+                             hint=f"use a flow folder name; known flows: {known}")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
+                  version: str | None, image_for: ImageLookup | None,
+                  extra: Layer | None) -> None:
+    if not flow.valid:
+        first = flow.errors[0]
+        resolution.skipped.append(Skipped(flow.folder, None, None,
+                                          f"invalid flow: {first.message}", first.hint))
+        return
+    config = resolution.config
+    try:
+        wanted = [k for k in config.flow_settings(flow.folder).kinds if k in kinds]
+        schema = _schema(config.root, flow)
+    except DeployTasksError as error:
+        resolution.skipped.append(Skipped(flow.folder, None, None, str(error)))
+        return
+    for kind in wanted:
+        try:
+            resolution.specs.append(_spec(config, flow, kind, version, schema, image_for, extra))
+        except DeployTasksError as error:
+            resolution.skipped.append(Skipped(flow.folder, kind,
+                                              deployment_name(config, flow.folder, kind),
+                                              error.message, error.hint))
+
+
+def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | None,
+          schema: dict[str, Any], image_for: ImageLookup | None,
+          extra: Layer | None) -> DeploymentSpec:
+    resolved = config.deployment_settings(flow.folder, kind, extra)
+    from_defaults = {path[1] for path, origin in resolved.provenance.items()
+                     if path[0] == "parameters" and len(path) > 1
+                     and origin.scope in ("defaults", "template")}
+    image = image_for(config, flow) if (kind == "docker" and image_for) else None
+    env_values = read_env_values(config.root / Path(flow.path).parent,
+                                 resolved.settings.env_vars)
+    inputs = SpecInputs(version=version, image=image, parameter_schema=schema,
+                        env_values=env_values)
+    return build_spec(config, flow, kind, resolved.settings, accepted_parameters(flow),
+                      inputs, from_defaults)
+
+
+def accepted_parameters(flow: FlowSpec) -> set[str] | None:
+    """Names the flow takes; None when it takes ``**kwargs`` (anything)."""
+    if any(p.kind == "var_keyword" for p in flow.parameters):
+        return None
+    return {p.name for p in flow.parameters if p.kind != "var_positional"}
+
+
+def _schema(root: Path, flow: FlowSpec) -> dict[str, Any]:
+    from deploytasks.deploy.schema import SchemaError, parameter_schema_with_warnings
+
+    source = (root / flow.path).read_text(encoding="utf-8")
+    try:
+        schema, _warnings = parameter_schema_with_warnings(source, str(flow.function))
+    except SchemaError as error:
+        raise DeployTasksError(f"parameter schema: {error}", where=flow.path) from None
+    return schema
+
+
+def read_env_values(folder: Path, names: Sequence[str]) -> dict[str, str]:
+    """Values of the named keys from the flow's ``.env`` (registered as secrets)."""
+    from deploytasks.console import register_secret
+
+    if not names:
+        return {}
+    values: dict[str, str] = {}
+    env_file = folder / ".env"
+    if env_file.is_file():
+        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, sep, value = line.removeprefix("export ").partition("=")
+            if sep and key.strip() in names:
+                values[key.strip()] = value.strip().strip("'\"")
+    for value in values.values():
+        register_secret(value)
+    return values

@@ -1,0 +1,228 @@
+"""From a flow, the configuration, an environment and a kind to a complete deployment.
+
+``build_spec`` is a pure function: everything it needs (the flow read from
+source, the resolved settings, the version, the image, the parameter schema)
+comes in as arguments, and the same spec is what ``build`` writes, ``test``
+plans and ``deploy`` sends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.resources import docker_memory
+from deploytasks.flows.discovery import FlowSpec
+from deploytasks.settings import DeploymentSettings, Kind, ScheduleSpec
+
+SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
+GIT_CLONE = "prefect.deployments.steps.git_clone"
+DEFAULT_QUEUE = "default"  # what the server assigns when none is given
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One schedule as the server stores it: cron, interval (seconds) or rrule."""
+
+    kind: str
+    value: str | float
+    timezone: str | None
+    active: bool
+
+    def identity(self) -> tuple[str, str, str | None]:
+        """What makes two schedules the same schedule, whatever their active state."""
+        return (self.kind, str(float(self.value)) if self.kind == "interval" else str(self.value),
+                self.timezone)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.kind: self.value, "timezone": self.timezone, "active": self.active}
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """Everything the server should hold for one deployment."""
+
+    name: str
+    flow_folder: str
+    flow_name: str
+    kind: Kind
+    environment: str
+    entrypoint: str
+    work_pool: str
+    work_queue: str
+    description: str | None
+    version: str | None
+    tags: tuple[str, ...]
+    parameters: dict[str, Any]
+    parameter_schema: dict[str, Any]
+    job_variables: dict[str, Any]
+    schedules: tuple[Schedule, ...]
+    concurrency_limit: int | None
+    enforce_parameter_schema: bool
+    pull_steps: tuple[dict[str, Any], ...]
+    image: str | None = None
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Deployments are unique by flow name and deployment name on the server."""
+        return (self.flow_name, self.name)
+
+    def comparable(self) -> dict[str, Any]:
+        """The fields the plan compares with the server, as plain data."""
+        return {
+            "description": self.description,
+            "version": self.version,
+            "tags": sorted(self.tags),
+            "parameters": self.parameters,
+            "parameter_openapi_schema": self.parameter_schema,
+            "job_variables": self.job_variables,
+            "work_pool_name": self.work_pool,
+            "work_queue_name": self.work_queue,
+            "entrypoint": self.entrypoint,
+            "pull_steps": list(self.pull_steps),
+            "enforce_parameter_schema": self.enforce_parameter_schema,
+            "concurrency_limit": self.concurrency_limit,
+            "schedules": sorted(s.identity() for s in self.schedules),
+        }
+
+    def to_document(self) -> dict[str, Any]:
+        """The whole spec as plain data (``build`` writes it, ``--json`` prints it)."""
+        return {
+            "name": self.name, "flow": self.flow_folder, "flow_name": self.flow_name,
+            "type": self.kind, "environment": self.environment, "entrypoint": self.entrypoint,
+            "work_pool": {"name": self.work_pool, "work_queue_name": self.work_queue},
+            "description": self.description, "version": self.version,
+            "tags": list(self.tags), "parameters": self.parameters,
+            "parameter_openapi_schema": self.parameter_schema,
+            "job_variables": self.job_variables,
+            "schedules": [s.to_dict() for s in self.schedules],
+            "concurrency_limit": self.concurrency_limit,
+            "enforce_parameter_schema": self.enforce_parameter_schema,
+            "pull": list(self.pull_steps), "image": self.image,
+        }
+
+
+@dataclass(frozen=True)
+class SpecInputs:
+    """What ``build_spec`` needs beyond the configuration and the flow."""
+
+    version: str | None = None
+    image: str | None = None
+    parameter_schema: dict[str, Any] = field(default_factory=dict)
+    env_values: dict[str, str] = field(default_factory=dict)
+
+
+def deployment_name(config: ResolvedConfig, flow_folder: str, kind: Kind) -> str:
+    """``{flow}-{type}-{env}`` (or the configured template) for one deployment."""
+    return config.settings.naming.deployment.format(flow=flow_folder, type=kind,
+                                                    env=config.env.short)
+
+
+def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: DeploymentSettings,
+               accepted: set[str] | None, inputs: SpecInputs,
+               default_parameter_names: set[str]) -> DeploymentSpec:
+    """The complete deployment of ``flow`` as ``kind`` in the configuration's environment.
+
+    ``accepted`` is the set of parameter names the flow takes (None: any, it has
+    ``**kwargs``). Parameters that came only from ``defaults`` sections are
+    dropped where the flow does not accept them, so one default can serve many
+    flows; a flow's own parameters are checked by validation instead.
+    """
+    parameters, notes = _parameters(settings.parameters, accepted, default_parameter_names)
+    pool = config.settings.work_pools[kind]
+    assert flow.entrypoint and flow.name, "build_spec takes valid flows only"
+    return DeploymentSpec(
+        name=deployment_name(config, flow.folder, kind),
+        flow_folder=flow.folder,
+        flow_name=flow.name,
+        kind=kind,
+        environment=config.env.name,
+        entrypoint=flow.entrypoint,
+        work_pool=pool.name,
+        work_queue=settings.work_queue or pool.work_queue or DEFAULT_QUEUE,
+        description=settings.description or flow.description,
+        version=inputs.version,
+        tags=_tags(config, flow, kind, settings),
+        parameters=parameters,
+        parameter_schema=inputs.parameter_schema,
+        job_variables=_job_variables(config, kind, settings, inputs),
+        schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
+        concurrency_limit=settings.concurrency_limit,
+        enforce_parameter_schema=settings.enforce_parameter_schema,
+        pull_steps=_pull_steps(config, kind),
+        image=inputs.image if kind == "docker" else None,
+        notes=tuple(notes),
+    )
+
+
+def _parameters(configured: dict[str, Any], accepted: set[str] | None,
+                from_defaults: set[str]) -> tuple[dict[str, Any], list[str]]:
+    if accepted is None:
+        return dict(configured), []
+    kept: dict[str, Any] = {}
+    notes: list[str] = []
+    for name, value in configured.items():
+        if name in accepted or name not in from_defaults:
+            kept[name] = value
+        else:
+            notes.append(f"default parameter '{name}' skipped: the flow does not take it")
+    return kept, notes
+
+
+def _tags(config: ResolvedConfig, flow: FlowSpec, kind: Kind,
+          settings: DeploymentSettings) -> tuple[str, ...]:
+    ownership = [config.settings.prefect.ownership_tag, f"env:{config.env.short}",
+                 f"type:{kind}"]
+    extra = sorted({*settings.tags, *flow.tags} - set(ownership))
+    return (*ownership, *extra)
+
+
+def _job_variables(config: ResolvedConfig, kind: Kind, settings: DeploymentSettings,
+                   inputs: SpecInputs) -> dict[str, Any]:
+    derived: dict[str, Any] = {}
+    if kind == "docker":
+        docker = config.settings.docker
+        derived["image"] = inputs.image
+        derived["image_pull_policy"] = docker.pull_policy
+        if docker.network_mode:
+            derived["network_mode"] = docker.network_mode
+        if settings.resources.memory:
+            derived["mem_limit"] = docker_memory(settings.resources.memory)
+        if settings.resources.cpu:
+            derived["container_create_kwargs"] = {"nano_cpus": int(settings.resources.cpu * 1e9)}
+    env = {name: inputs.env_values[name] for name in settings.env_vars
+           if name in inputs.env_values}
+    if env:
+        derived["env"] = env
+    return {**derived, **settings.job_variables}
+
+
+def _schedule(spec: ScheduleSpec, settings: DeploymentSettings,
+              config: ResolvedConfig) -> Schedule:
+    if spec.active is not None:
+        active = spec.active
+    elif settings.schedules_active is not None:
+        active = settings.schedules_active
+    else:
+        active = config.env.protected
+    timezone = spec.timezone or "UTC"  # what the server stores when none is given
+    if spec.cron is not None:
+        return Schedule("cron", spec.cron, timezone, active)
+    if spec.interval is not None:
+        return Schedule("interval", float(spec.interval), timezone, active)
+    return Schedule("rrule", str(spec.rrule), timezone, active)
+
+
+def _pull_steps(config: ResolvedConfig, kind: Kind) -> tuple[dict[str, Any], ...]:
+    if kind == "docker":
+        return ({SET_WORKING_DIRECTORY: {"directory": config.settings.docker.workdir}},)
+    source = config.settings.source
+    if source.git is not None:
+        step: dict[str, Any] = {"repository": source.git.url, "branch": source.git.branch}
+        if source.git.credentials_block:
+            step["credentials"] = "{{ " + source.git.credentials_block + " }}"
+        return ({GIT_CLONE: step},)
+    directory = source.directory or str(config.root)
+    return ({SET_WORKING_DIRECTORY: {"directory": directory}},)
