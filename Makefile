@@ -20,7 +20,7 @@ truthy = $(filter true TRUE True 1 yes,$(1))
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test server-up server-down build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments
+.PHONY: help setup test server-up server-down build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments check-ui
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -75,3 +75,6 @@ validate-deployments: $(STAMP) ## Validate the deployments of ENV without writin
 
 test-deployments: $(STAMP) ## Dry run: plan create/update/unchanged/orphaned for ENV.
 	@$(INVOKE) deploy.test $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+check-ui: $(STAMP) ## Check the deployments of ENV as the Prefect UI shows them.
+	@$(INVOKE) deploy.check $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)

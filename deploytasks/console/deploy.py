@@ -265,3 +265,38 @@ def clean_result(out: Output, report: Any, request: Any) -> None:
                  f"{f'; {len(report.failed)} failed' if report.failed else ''}.")
     out.json({"dry_run": report.dry_run, "matched": [d.name for d in report.matched],
               "deleted": report.deleted, "failed": report.failed})
+
+
+def check_result(out: Output, resolution: Any, checks: list[Any], ui_problem: str | None,
+                 shot: Any) -> None:
+    """Each deployment as the UI shows it, with its link; mismatches and warnings."""
+    config = resolution.config
+    out.line(f"Checking {len(checks)} deployments of [bold]{config.env.name}[/] in the UI")
+    for check in checks:
+        mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
+        out.line(f"{mark} {_esc(check.name)}  {check.link or ''}")
+        for text in check.mismatches:
+            out.line(f"    [red]{_esc(text)}[/]")
+            out.annotate("error", f"{check.name}: {text}")
+        for text in check.warnings:
+            out.line(f"    [yellow]{_esc(text)}[/]")
+    if ui_problem:
+        out.line(f"[red]✗[/] {_esc(ui_problem)}")
+    if shot is not None:
+        found = len(shot.seen)
+        out.line(f"{'[green]✓[/]' if not shot.missing else '[red]✗[/]'} browser: {found} of "
+                 f"{found + len(shot.missing)} deployment names rendered; screenshot "
+                 f"{paths.display(shot.screenshot, config.root)}")
+        for name in shot.missing:
+            out.line(f"    [red]not rendered: {_esc(name)}[/]")
+    bad = sum(1 for c in checks if not c.ok)
+    if checks and not bad and not ui_problem:
+        out.line(f"[green]✓[/] All {len(checks)} deployments are visible and as configured.")
+    elif bad:
+        out.line(f"[red]{bad} of {len(checks)} deployments missing or different[/] — "
+                 f"deploy them: invoke deploy.all --env {config.env.name}")
+    out.json({"environment": config.env.name, "ui_problem": ui_problem,
+              "deployments": [c.to_document() for c in checks],
+              "browser": None if shot is None else {
+                  "seen": shot.seen, "missing": shot.missing,
+                  "screenshot": str(shot.screenshot)}})

@@ -16,6 +16,7 @@ from deploytasks.console import Output
 from deploytasks.console import deploy as render
 from deploytasks.deploy import session
 from deploytasks.deploy.apply import ApplyReport, apply_plan, create_missing_pools
+from deploytasks.deploy.check import DeploymentCheck, check_deployment
 from deploytasks.deploy.checks import Problem, check_spec
 from deploytasks.deploy.clean import (
     CleanReport,
@@ -216,3 +217,36 @@ async def _clean(out: Output, config: ResolvedConfig, request: CleanRequest, *, 
                                  "needs confirmation", hint="answer 'y', or pass --yes")
         await delete_all(gateway, report)
         return report
+
+
+def check(out: Output, selection: Selection, *, browser: bool = False) -> int:
+    """Read the environment's deployments back as the UI shows them; exit 1 on a mismatch."""
+    resolution = resolve(session.load_config(selection.env), selection.kinds, selection.flows,
+                         image_for=_image_lookup(selection.kinds))
+    checks, ui_problem = session.run(_check(resolution))
+    shot = None
+    if browser:
+        from deploytasks.deploy.browser import check_in_browser
+
+        shot = check_in_browser(session.ui_url(session.api_url(resolution.config)),
+                                {c.name: c.link for c in checks if c.link},
+                                resolution.config.root)
+    render.check_result(out, resolution, checks, ui_problem, shot)
+    failed = any(not c.ok for c in checks) or ui_problem or (shot and shot.missing)
+    return EXIT_PROBLEMS if failed or resolution.skipped else 0
+
+
+async def _check(resolution: Resolution) -> tuple[list[DeploymentCheck], str | None]:
+    config = resolution.config
+    async with session.gateway(config) as gateway:
+        remote = await gateway.read_deployments(config.settings.prefect.ownership_tag,
+                                                [s.name for s in resolution.specs])
+        pools = await gateway.read_work_pools()
+        used = {s.work_pool for s in resolution.specs if s.work_pool in pools}
+        polled = {name for name in used if await gateway.pool_has_workers(name)}
+        ui = session.ui_url(gateway.api_url)
+        ui_problem = await gateway.ui_problem(ui)
+    by_key = {d.key: d for d in remote}
+    checks = [check_deployment(spec, by_key.get(spec.key), ui=ui, pools=set(pools),
+                               polled_pools=polled) for spec in resolution.specs]
+    return checks, ui_problem

@@ -184,6 +184,18 @@ class PrefectGateway:
                                   self.client.read_workers_for_work_pool, pool)
         return any(w.status == "ONLINE" for w in workers)
 
+    async def ui_problem(self, ui_url: str) -> str | None:
+        """None when the UI answers with its page; otherwise what is wrong."""
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as http:
+                response = await http.get(ui_url + "/")
+        except httpx.HTTPError as error:
+            return f"the UI at {ui_url} does not answer ({_short(error)})"
+        if response.status_code != 200 or "<html" not in response.text.lower():
+            return (f"the UI at {ui_url} answered HTTP {response.status_code} without its page "
+                    "(is the server started with the UI enabled?)")
+        return None
+
     # Writes --------------------------------------------------------------
 
     async def create_work_pool(self, name: str, kind: str, template: dict[str, Any]) -> None:

@@ -112,7 +112,20 @@ def clean(c: Context, pattern: str = "", env: str = "", orphans: bool = False,
                                            confirm=confirm), json=json)
 
 
+@task(help={"env": ENV, "flow": FLOW, "json": JSON, "verbose": VERBOSE,
+            "browser": "Also open the UI in headless Chromium and save a screenshot."},
+      iterable=["flow"], auto_shortflags=False)
+def check(c: Context, env: str = "", flow: list[str] | None = None, browser: bool = False,
+          json: bool = False, verbose: bool = False) -> None:
+    """Verify that the environment's deployments appear correctly in the Prefect UI."""
+    from deploytasks.deploy import commands
+
+    selection = _selection(env, flow or [])
+    taskrun.run(lambda out: commands.check(out, selection, browser=browser),  # type: ignore[arg-type]
+                json=json, verbose=verbose)
+
+
 def collection() -> Collection:
     """The ``deploy`` collection."""
     return Collection("deploy", build, validate, plan, deploy_python, deploy_containers,
-                      deploy_all, clean)
+                      deploy_all, clean, check)

@@ -1,0 +1,64 @@
+"""Check an environment's deployments as the Prefect UI shows them.
+
+Reads every expected deployment back from the API the UI uses and compares
+what a person would look at: name, description, tags, parameters, work pool
+(and that it exists), schedule state and status. Also checks that the UI
+itself answers, and gives each deployment's link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploytasks.deploy.plan import RemoteDeployment
+from deploytasks.deploy.specs import DeploymentSpec
+
+SHOWN_FIELDS = ("description", "parameters", "work_pool_name", "work_queue_name")
+
+
+@dataclass
+class DeploymentCheck:
+    """One expected deployment as found on the server."""
+
+    name: str
+    found: bool
+    link: str | None = None
+    mismatches: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.found and not self.mismatches
+
+    def to_document(self) -> dict[str, Any]:
+        return {"name": self.name, "found": self.found, "ok": self.ok, "link": self.link,
+                "mismatches": self.mismatches, "warnings": self.warnings}
+
+
+def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, *, ui: str,
+                     pools: set[str], polled_pools: set[str]) -> DeploymentCheck:
+    """Compare one spec with the server's deployment of the same flow and name."""
+    if remote is None:
+        return DeploymentCheck(spec.name, False, mismatches=["not found on the server"])
+    check = DeploymentCheck(spec.name, True, f"{ui}/deployments/deployment/{remote.id}")
+    wanted = spec.comparable()
+    for name in SHOWN_FIELDS:
+        if remote.fields.get(name) != wanted[name]:
+            check.mismatches.append(f"{name} is {remote.fields.get(name)!r}, "
+                                    f"expected {wanted[name]!r}")
+    missing_tags = set(spec.tags) - set(remote.tags)
+    if missing_tags:
+        check.mismatches.append(f"tags lack {', '.join(sorted(missing_tags))}")
+    if spec.work_pool not in pools:
+        check.mismatches.append(f"work pool '{spec.work_pool}' does not exist")
+    elif spec.work_pool not in polled_pools:
+        check.warnings.append(f"no worker polls '{spec.work_pool}': runs will wait "
+                              f"(start one: prefect worker start --pool {spec.work_pool})")
+    paused = [s for s in remote.schedules if not s.active]
+    if paused:
+        check.warnings.append(f"{len(paused)} of {len(remote.schedules)} schedules paused")
+    if len(remote.schedules) != len(spec.schedules):
+        check.mismatches.append(f"{len(remote.schedules)} schedules, expected "
+                                f"{len(spec.schedules)}")
+    return check
