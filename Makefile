@@ -20,7 +20,7 @@ truthy = $(filter true TRUE True 1 yes,$(1))
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test server-up server-down build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments check-ui
+.PHONY: help setup quickstart test server-up server-down discover-flows validate-flows build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments check-ui
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ help: ## List the targets and their variables.
 setup: $(STAMP) ## Create .venv and install the project (quick when nothing changed).
 	@true
 
+quickstart: $(STAMP) ## Set up, start the local Prefect server, then discover, validate, deploy and check.
+	@$(INVOKE) quickstart $(if $(ENV),--env $(call quote,$(ENV)))
+
 test: $(STAMP) ## Set up, then run the whole test suite.
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
@@ -45,6 +48,12 @@ server-up: $(STAMP) ## Start the embedded local Prefect server (SQLite).
 
 server-down: $(STAMP) ## Stop the embedded local Prefect server.
 	@$(INVOKE) env.down
+
+discover-flows: $(STAMP) ## Find the flows and show which are ready to deploy.
+	@$(INVOKE) flows.discover $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+validate-flows: $(STAMP) ## Validate flow structure, dependencies, Dockerfiles, env files.
+	@$(INVOKE) flows.validate $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
 
 build-deployments: $(STAMP) ## Write every deployment spec of ENV under build/deployments/.
 	@$(INVOKE) deploy.build $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)

@@ -1,27 +1,39 @@
-"""The one place where results and failures become exit codes for Invoke tasks."""
+"""The one place where results and failures become exit codes.
+
+Invoke tasks call ``run`` (which raises Invoke's ``Exit``); the debugging CLI
+calls ``execute`` (which returns the code). Both print an expected failure
+as one line and keep tracebacks for bugs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from invoke.exceptions import Exit
 
 from deploytasks.console import Output
 from deploytasks.errors import DeployTasksError
 
 EXIT_INTERRUPTED = 130
 
+Body = Callable[[Output], int | None]
 
-def run(body: Callable[[Output], int | None], *, json: bool = False, verbose: bool = False) -> None:
-    """Run a task body with an ``Output``; turn its result or failure into Invoke's exit."""
+
+def execute(body: Body, *, json: bool = False, verbose: bool = False) -> int:
+    """Run a command body with an ``Output`` and return its exit code."""
     out = Output(json_mode=json, verbose=verbose)
     try:
-        code = body(out) or 0
+        return body(out) or 0
     except DeployTasksError as error:
         out.error(error)
-        raise Exit(code=error.exit_code) from None
+        return error.exit_code
     except KeyboardInterrupt:
         out.error("interrupted — what finished is kept; run the command again to finish the rest")
-        raise Exit(code=EXIT_INTERRUPTED) from None
+        return EXIT_INTERRUPTED
+
+
+def run(body: Body, *, json: bool = False, verbose: bool = False) -> None:
+    """Run a task body; a non-zero code becomes Invoke's ``Exit``."""
+    from invoke.exceptions import Exit
+
+    code = execute(body, json=json, verbose=verbose)
     if code:
         raise Exit(code=code)

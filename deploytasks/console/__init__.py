@@ -44,8 +44,10 @@ def in_github_actions() -> bool:
 class Output:
     """The sink of one command: human text, or one JSON document on stdout."""
 
-    def __init__(self, *, json_mode: bool = False, verbose: bool = False) -> None:
-        self.json_mode = json_mode
+    def __init__(self, *, json_mode: bool = False, verbose: bool = False,
+                 quiet: bool = False) -> None:
+        self.json_mode = json_mode or quiet
+        self.quiet = quiet
         self.verbose = verbose
         self._console: Console | None = None
         self._err_console: Console | None = None
@@ -85,7 +87,7 @@ class Output:
 
     def json(self, document: Any) -> None:
         """Print the command's result as one JSON document, when in JSON mode."""
-        if self.json_mode:
+        if self.json_mode and not self.quiet:
             text = json.dumps(document, indent=2, sort_keys=False, default=str)
             sys.stdout.write(redact(text) + "\n")
             sys.stdout.flush()
@@ -138,3 +140,8 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def plural(count: int, word: str) -> str:
+    """``1 deployment``, ``2 deployments``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

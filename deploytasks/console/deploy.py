@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from deploytasks import paths
-from deploytasks.console import MASK, Output, markdown_table
+from deploytasks.console import MASK, Output, markdown_table, plural
 
 if TYPE_CHECKING:
     from deploytasks.deploy.apply import ApplyReport, Outcome
@@ -26,8 +26,8 @@ MAX_CHANGE_LINES = 8
 def _environment_line(out: Output, checked: Checked, verb: str) -> None:
     config = checked.resolution.config
     out.line(f"{verb} [bold]{config.env.name}[/] ({config.env.short}): "
-             f"{len(checked.resolution.specs)} deployments from "
-             f"{len(checked.resolution.flows)} flows")
+             f"{plural(len(checked.resolution.specs), 'deployment')} from "
+             f"{plural(len(checked.resolution.flows), 'flow')}")
 
 
 def skipped_and_problems(out: Output, checked: Checked) -> None:
@@ -82,7 +82,8 @@ def validation_result(out: Output, checked: Checked, pools: list[PoolStatus], *,
     if count:
         out.line(f"[red]{count} problem{'s' if count != 1 else ''} found.[/]")
     else:
-        out.line(f"[green]✓[/] All {len(checked.resolution.specs)} deployments are valid.")
+        out.line(f"[green]✓[/] All {plural(len(checked.resolution.specs), 'deployment')} "
+                 "valid.")
     out.json({"environment": checked.resolution.config.env.name, "valid": count == 0,
               "pools": [{"kind": p.kind, "name": p.name, "type": p.type, "state": p.state}
                         for p in pools], **_skipped_documents(checked)})

@@ -28,8 +28,8 @@ from deploytasks.deploy.clean import (
 )
 from deploytasks.deploy.plan import Plan, make_plan
 from deploytasks.deploy.pools import PoolStatus, check_pools
-from deploytasks.deploy.prefect_api import PrefectGateway
-from deploytasks.deploy.resolve import Resolution, resolve
+from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
+from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
 from deploytasks.deploy.writer import write_specs
 from deploytasks.errors import EXIT_PROBLEMS, UsageError, WorkFailed
 from deploytasks.settings import KINDS, Kind
@@ -43,6 +43,7 @@ class Selection:
     kinds: Sequence[Kind] = KINDS
     flows: Sequence[str] = ()
     registry: str | None = None
+    changed_since: str | None = None
 
 
 @dataclass
@@ -62,14 +63,20 @@ def resolve_checked(selection: Selection) -> Checked:
     """Load the configuration, resolve the specs and check each of them."""
     config = session.load_config(selection.env, selection.registry)
     resolution = resolve(config, selection.kinds, selection.flows,
-                         image_for=_image_lookup(selection.kinds))
+                         image_for=image_lookup(selection.kinds),
+                         changed_since=selection.changed_since)
+    return Checked(resolution, check_specs(resolution))
+
+
+def check_specs(resolution: Resolution) -> list[Problem]:
+    """Every problem of every resolved spec."""
     flows = {f.folder: f for f in resolution.flows}
-    problems = [p for spec in resolution.specs
-                for p in check_spec(config, spec, flows[spec.flow_folder])]
-    return Checked(resolution, problems)
+    return [p for spec in resolution.specs
+            for p in check_spec(resolution.config, spec, flows[spec.flow_folder])]
 
 
-def _image_lookup(kinds: Sequence[Kind]):  # type: ignore[no-untyped-def]
+def image_lookup(kinds: Sequence[Kind]) -> ImageLookup | None:
+    """How docker specs find their image (None when no docker deployment is wanted)."""
     if "docker" not in kinds:
         return None
     from deploytasks.deploy.images_link import image_for
@@ -109,7 +116,7 @@ async def _read_pools(config: ResolvedConfig, kinds: list[Kind]) -> list[PoolSta
 def plan(out: Output, selection: Selection) -> int:
     """Dry run: read the server once and show what a deploy would do. Writes nothing."""
     checked = resolve_checked(selection)
-    state = session.run(_read_state(checked.resolution, list(selection.kinds)))
+    state = session.run(read_state(checked.resolution, list(selection.kinds)))
     render.plan_result(out, checked, state.plan, state.pools, state.requests)
     blocked = checked.problems or checked.resolution.skipped or state.plan.of("conflict")
     return EXIT_PROBLEMS if blocked else 0
@@ -124,7 +131,12 @@ class ServerState:
     requests: int
 
 
-async def _read_state(resolution: Resolution, kinds: list[Kind]) -> ServerState:
+def read_plan(resolution: Resolution, kinds: list[Kind]) -> Plan:
+    """The plan of a resolution against the live server (reads only)."""
+    return session.run(read_state(resolution, kinds)).plan
+
+
+async def read_state(resolution: Resolution, kinds: list[Kind]) -> ServerState:
     async with session.gateway(resolution.config) as gateway:
         return await _state_with(gateway, resolution, kinds)
 
@@ -156,14 +168,16 @@ def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
     resolution = checked.resolution
     resolution.specs = [s for s in resolution.specs if s.name in checked.deployable]
     limit = concurrency or resolution.config.settings.prefect.concurrency
-    report, state, counter = session.run(_deploy(out, resolution, list(selection.kinds), limit))
+    report, state, counter = session.run(deploy_resolved(out, resolution, list(selection.kinds),
+                                                         limit))
     render.deploy_result(out, checked, state.plan, report, counter)
     failed = report.failed or checked.problems or resolution.skipped or state.plan.of("conflict")
     return EXIT_PROBLEMS if failed else 0
 
 
-async def _deploy(out: Output, resolution: Resolution, kinds: list[Kind],
-                  limit: int) -> tuple[ApplyReport, ServerState, object]:
+async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind],
+                          limit: int) -> tuple[ApplyReport, ServerState, RequestCounter]:
+    """Plan against the server, create the pools the writes need, apply the writes."""
     report = ApplyReport()
     async with session.gateway(resolution.config) as gateway:
         state = await _state_with(gateway, resolution, kinds)
@@ -188,20 +202,22 @@ def clean(out: Output, *, env: str | None, pattern: str | None, orphans: bool, d
     config = session.load_config(env)
     orphan_keys = _orphan_keys(config) if orphans else None
     request = CleanRequest(pattern, config.env.short if env else None, orphan_keys)
-    report = session.run(_clean(out, config, request, dry_run=dry_run, yes=yes,
-                                confirm=confirm))
+    report = session.run(clean_resolved(out, config, request, dry_run=dry_run, yes=yes,
+                                        confirm=confirm))
     render.clean_result(out, report, request)
     return EXIT_PROBLEMS if report.failed else 0
 
 
 def _orphan_keys(config: ResolvedConfig) -> set[tuple[str, str]]:
     resolution = resolve(config, KINDS)
-    state = session.run(_read_state(resolution, list(KINDS)))
+    state = session.run(read_state(resolution, list(KINDS)))
     return {item.remote.key for item in state.plan.of("orphaned") if item.remote}
 
 
-async def _clean(out: Output, config: ResolvedConfig, request: CleanRequest, *, dry_run: bool,
-                 yes: bool, confirm: Callable[[str], bool]) -> CleanReport:
+async def clean_resolved(out: Output, config: ResolvedConfig, request: CleanRequest, *,
+                         dry_run: bool, yes: bool,
+                         confirm: Callable[[str], bool]) -> CleanReport:
+    """Select the managed deployments the request matches and delete them (unless dry)."""
     async with session.gateway(config) as gateway:
         managed = await read_managed(gateway, config)
         report = CleanReport(select(managed, request, config.settings.prefect.ownership_tag),
@@ -222,7 +238,8 @@ async def _clean(out: Output, config: ResolvedConfig, request: CleanRequest, *, 
 def check(out: Output, selection: Selection, *, browser: bool = False) -> int:
     """Read the environment's deployments back as the UI shows them; exit 1 on a mismatch."""
     resolution = resolve(session.load_config(selection.env), selection.kinds, selection.flows,
-                         image_for=_image_lookup(selection.kinds))
+                         image_for=image_lookup(selection.kinds),
+                         changed_since=selection.changed_since)
     checks, ui_problem = session.run(_check(resolution))
     shot = None
     if browser:
@@ -250,3 +267,24 @@ async def _check(resolution: Resolution) -> tuple[list[DeploymentCheck], str | N
     checks = [check_deployment(spec, by_key.get(spec.key), ui=ui, pools=set(pools),
                                polled_pools=polled) for spec in resolution.specs]
     return checks, ui_problem
+
+
+def validate_deployment(out: Output, name: str, env: str | None, *, offline: bool) -> int:
+    """Validate one deployment by name, finding its environment, flow and kind."""
+    from deploytasks.config import ConfigurationManager
+    from deploytasks.deploy.specs import deployment_name
+    from deploytasks.flows.commands import discovery_options
+    from deploytasks.flows.discovery import discover
+
+    manager = ConfigurationManager()
+    for environment in [env] if env else manager.environments():
+        config = manager.load(environment)
+        for flow in discover(config.root, discovery_options(config)):
+            for kind in KINDS:
+                if deployment_name(config, flow.folder, kind) == name:
+                    selection = Selection(config.env.name, (kind,), (flow.folder,))
+                    return validate(out, selection, offline=offline)
+    raise UsageError(f"no deployment named '{name}' in "
+                     f"{'environment ' + env if env else 'any environment'}",
+                     where="--deployment",
+                     hint="list them with: invoke deploy.build --verbose (or deploy.test)")

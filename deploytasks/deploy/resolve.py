@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploytasks.changes import changed_since as changed_since_ref
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy.specs import DeploymentSpec, SpecInputs, build_spec, deployment_name
 from deploytasks.deploy.version import git_version
 from deploytasks.errors import DeployTasksError, UsageError
-from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover
+from deploytasks.flows.commands import discovery_options, validation_options
+from deploytasks.flows.discovery import FlowSpec, discover
+from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
 from deploytasks.settings import Kind
 
@@ -49,23 +52,22 @@ class Resolution:
     narrowed: bool = False
 
 
-def discovery_options(config: ResolvedConfig) -> DiscoveryOptions:
-    """Discovery settings from the configuration, including each folder's chosen flow."""
-    discovery = config.settings.discovery
-    selected = {name: flow.flow for name, flow in config.settings.flows.items() if flow.flow}
-    return DiscoveryOptions(discovery.flows_dir, discovery.pattern, tuple(discovery.exclude),
-                            selected)
-
-
 def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] = (), *,
             image_for: ImageLookup | None = None, parameters: dict[str, Any] | None = None,
-            checked: Callable[[list[FlowSpec]], list[FlowSpec]] | None = None) -> Resolution:
-    """Specs for every valid flow (or the named ones) and each requested kind."""
+            changed_since: str | None = None) -> Resolution:
+    """Specs for every valid flow (or the named ones) and each requested kind.
+
+    Flows are discovered and validated first (the same checks as
+    ``flows.validate``); an invalid flow is skipped with its first error.
+    """
     found = discover(config.root, discovery_options(config))
-    if checked is not None:
-        found = checked(found)
     chosen = select_flows(found, flows)
-    resolution = Resolution(config, chosen, narrowed=bool(flows))
+    if changed_since:
+        changes = changed_since_ref(config.root, changed_since, config.settings.discovery.flows_dir)
+        chosen = [flow for flow in chosen if changes.selects(flow.folder)]
+    chosen = validate(config.root, chosen,
+                      validation_options(config, (flow.folder for flow in chosen)))
+    resolution = Resolution(config, chosen, narrowed=bool(flows or changed_since))
     version = git_version(config.root)
     extra = Layer("custom parameters", {"parameters": parameters}, scope="cli") \
         if parameters else None

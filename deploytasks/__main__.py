@@ -1,0 +1,7 @@
+"""``python -m deploytasks`` runs the debugging CLI."""
+
+import sys
+
+from deploytasks.cli import main
+
+sys.exit(main())

@@ -1,0 +1,54 @@
+"""Which flows changed since a git ref: the monorepo's "deploy only what changed".
+
+A change inside ``flows/<name>/`` selects that flow; a change to the shared
+configuration (``config/``) selects every flow. Uncommitted and untracked
+files count as changed, so a laptop run sees what CI will see after a commit.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from deploytasks.errors import UsageError
+
+SHARED = ("config/",)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Flow folders changed since ``ref``; ``everything`` when shared files changed."""
+
+    ref: str
+    everything: bool
+    folders: frozenset[str]
+
+    def selects(self, folder: str) -> bool:
+        return self.everything or folder in self.folders
+
+
+def changed_since(root: Path, ref: str, flows_dir: str) -> ChangeSet:
+    """Compare the work tree with ``ref``; a ref git does not know is a usage error."""
+    files = _git(root, "diff", "--name-only", ref, "--") + \
+        _git(root, "ls-files", "--others", "--exclude-standard")
+    everything = any(name.startswith(SHARED) for name in files)
+    prefix = PurePosixPath(flows_dir.strip("/"))
+    folders = set()
+    for name in files:
+        path = PurePosixPath(name)
+        if len(path.parts) > len(prefix.parts) + 1 and path.parts[: len(prefix.parts)] == \
+                prefix.parts:
+            folders.add(path.parts[len(prefix.parts)])
+    return ChangeSet(ref, everything, frozenset(folders))
+
+
+def _git(root: Path, *args: str) -> list[str]:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          timeout=30, check=False)
+    if done.returncode != 0:
+        problem = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git failed"
+        raise UsageError(f"cannot compare with git: {problem}", where="--changed-since",
+                         hint="pass a ref git knows (a branch, tag or commit; in CI fetch it "
+                              "first, e.g. actions/checkout with fetch-depth: 0)")
+    return [line for line in done.stdout.splitlines() if line]
