@@ -67,7 +67,8 @@ def parse_yaml(text: str) -> YamlDocument:
     if root is None:
         return YamlDocument({})
     if not isinstance(root, yaml.MappingNode):
-        raise YamlError("the top level must be a mapping of keys to values", root.start_mark.line + 1)
+        raise YamlError("the top level must be a mapping of keys to values",
+                        root.start_mark.line + 1)
     converter = _Converter()
     data = converter.convert(root, ())
     return YamlDocument(data, converter.lines)
