@@ -68,7 +68,8 @@ Provenance = dict[KeyPath, Origin]
 
 
 def merge_layers(layers: list[Layer]) -> tuple[dict[str, Any], Provenance]:
-    """Merge layers lowest-precedence first; return the data and each leaf's origin."""
+    """Merge layers lowest-precedence first; return the data and the origin of each value
+    (a mapping's origin is the last layer that set any of its keys)."""
     merged: dict[str, Any] = {}
     provenance: Provenance = {}
     for layer in layers:
@@ -81,7 +82,7 @@ def _merge_into(target: dict[str, Any], data: dict[str, Any], path: KeyPath,
     for key, value in data.items():
         here = (*path, str(key))
         if isinstance(value, dict) and isinstance(target.get(key), dict):
-            provenance.pop(here, None)
+            provenance[here] = layer.origin(here)
             _merge_into(target[key], value, here, layer, provenance)
             continue
         _forget(provenance, here)
@@ -90,11 +91,10 @@ def _merge_into(target: dict[str, Any], data: dict[str, Any], path: KeyPath,
 
 
 def _record(value: Any, path: KeyPath, layer: Layer, provenance: Provenance) -> None:
-    if isinstance(value, dict) and value:
+    provenance[path] = layer.origin(path)
+    if isinstance(value, dict):
         for key, inner in value.items():
             _record(inner, (*path, str(key)), layer, provenance)
-    else:
-        provenance[path] = layer.origin(path)
 
 
 def _forget(provenance: Provenance, path: KeyPath) -> None:

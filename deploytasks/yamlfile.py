@@ -95,7 +95,17 @@ class _Converter:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.convert(item, (*path, str(i))) for i, item in enumerate(node.value)]
-        return self._scalars.construct_object(node, deep=True)
+        return self._scalar(node)
+
+    def _scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self._scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError) as error:
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise YamlError(f"cannot read the value {node.tag!r}: {problem}",
+                            node.start_mark.line + 1,
+                            "write a plain value; tags such as !!python/… are not allowed"
+                            ) from None
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -115,16 +125,23 @@ class _Converter:
         return result
 
     def _merge_into(self, result: dict[str, Any], node: yaml.Node, path: KeyPath) -> None:
+        """``<<: *anchor``: keys the mapping does not set itself come from the anchor."""
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         for source in sources:
+            own_lines, self.lines = self.lines, {}
             merged = self.convert(source, path)
+            merged_lines, self.lines = self.lines, own_lines
             if not isinstance(merged, dict):
                 raise YamlError("'<<' must merge a mapping", node.start_mark.line + 1)
             for key, value in merged.items():
-                result.setdefault(key, value)
+                if key in result:
+                    continue
+                result[key] = value
+                self.lines.update({p: line for p, line in merged_lines.items()
+                                   if p[: len(path) + 1] == (*path, key)})
 
     def _key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise YamlError("keys must be plain words, not lists or mappings",
                             node.start_mark.line + 1)
-        return str(self._scalars.construct_object(node))
+        return str(self._scalar(node))

@@ -131,6 +131,8 @@ def _normal(value: Any) -> Any:
         return {str(k): _normal(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_normal(v) for v in value]
+    if isinstance(value, bool):
+        return ("bool", value)  # True == 1 in Python; not in a deployment's parameters
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value

@@ -1,0 +1,182 @@
+"""build_spec: the real flows and configuration of each environment to complete deployments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deploytasks.config import ENV_VARIABLES, ConfigurationManager
+from deploytasks.deploy.checks import check_spec
+from deploytasks.deploy.resolve import resolve
+from deploytasks.deploy.specs import (
+    GIT_CLONE,
+    SET_WORKING_DIRECTORY,
+    DeploymentSpec,
+    SpecInputs,
+    build_spec,
+)
+from deploytasks.flows.discovery import FlowSpec, Parameter
+from deploytasks.settings import DeploymentSettings
+
+MAIN = Path("config/deployment-config.yaml")
+OWNERSHIP = "managed-by:deploytasks"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ENV_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+
+
+def edit(old: str, new: str) -> None:
+    text = MAIN.read_text(encoding="utf-8")
+    assert old in text
+    MAIN.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def specs(env: str) -> dict[str, DeploymentSpec]:
+    config = ConfigurationManager().load(env)
+    resolution = resolve(config, ("python", "docker"),
+                         image_for=lambda _config, flow: f"local/{flow.folder}:test")
+    assert not resolution.skipped, resolution.skipped
+    return {spec.name: spec for spec in resolution.specs}
+
+
+def test_names_follow_flow_type_env(repo_copy: Path) -> None:
+    assert set(specs("dev")) == {f"rpa{n}-{kind}-dev" for n in (1, 2, 3)
+                                 for kind in ("python", "docker")}
+    assert "rpa1-docker-prod" in specs("prod")
+
+
+def test_naming_template_from_config(repo_copy: Path) -> None:
+    edit('deployment: "{flow}-{type}-{env}"', 'deployment: "{env}.{flow}.{type}"')
+    assert "staging.rpa1.python" in specs("staging")
+
+
+def test_tags_carry_ownership_env_and_type_first(repo_copy: Path) -> None:
+    spec = specs("dev")["rpa1-python-dev"]
+    assert spec.tags[:3] == (OWNERSHIP, "env:dev", "type:python")
+    assert {"rpa", "invoices"} <= set(spec.tags)
+    assert specs("prod")["rpa1-docker-prod"].tags[:3] == (OWNERSHIP, "env:prod", "type:docker")
+
+
+def test_entrypoint_and_flow_name_come_from_source(repo_copy: Path) -> None:
+    spec = specs("dev")["rpa1-python-dev"]
+    assert spec.entrypoint == "flows/rpa1/workflow.py:rpa1_processing_flow"
+    assert spec.flow_name == "RPA1ProcessingFlow"
+
+
+def test_development_turns_cleanup_on(repo_copy: Path) -> None:
+    assert all(spec.parameters["cleanup"] is True for spec in specs("dev").values())
+    assert all(spec.parameters["cleanup"] is False for spec in specs("prod").values())
+
+
+def test_flow_parameters_reach_the_spec(repo_copy: Path) -> None:
+    assert specs("dev")["rpa1-python-dev"].parameters == {"batch_size": 100, "cleanup": True}
+
+
+def test_docker_job_variables_in_development(repo_copy: Path) -> None:
+    variables = specs("dev")["rpa1-docker-dev"].job_variables
+    assert variables["image"] == "local/rpa1:test"
+    assert variables["mem_limit"] == "512m"
+    assert variables["container_create_kwargs"] == {"nano_cpus": 500_000_000}
+    assert variables["network_mode"] == "host"
+
+
+def test_docker_job_variables_in_production(repo_copy: Path) -> None:
+    variables = specs("prod")["rpa1-docker-prod"].job_variables
+    assert (variables["mem_limit"], variables["image_pull_policy"]) == ("4096m", "Always")
+    assert "network_mode" not in variables
+
+
+def test_configured_job_variables_beat_derived_ones(repo_copy: Path) -> None:
+    edit("  rpa3:\n", "  rpa3:\n    docker:\n      job_variables: {mem_limit: 1g}\n")
+    assert specs("dev")["rpa3-docker-dev"].job_variables["mem_limit"] == "1g"
+
+
+def test_process_deployments_have_no_image(repo_copy: Path) -> None:
+    spec = specs("dev")["rpa1-python-dev"]
+    assert spec.image is None and "image" not in spec.job_variables
+
+
+def test_schedules_inactive_in_development_active_in_production(repo_copy: Path) -> None:
+    dev, prod = specs("dev")["rpa1-python-dev"], specs("prod")["rpa1-python-prod"]
+    assert [(s.kind, s.value, s.timezone, s.active) for s in dev.schedules] == \
+        [("cron", "0 6 * * 1-5", "Europe/Berlin", False)]
+    assert [s.active for s in prod.schedules] == [True]
+
+
+def test_interval_schedule_defaults_to_utc(repo_copy: Path) -> None:
+    (schedule,) = specs("staging")["rpa2-docker-staging"].schedules
+    assert (schedule.kind, schedule.value, schedule.timezone) == ("interval", 3600.0, "UTC")
+
+
+def test_process_pull_step_is_the_repository_root(repo_copy: Path) -> None:
+    steps = specs("dev")["rpa1-python-dev"].pull_steps
+    assert steps == ({SET_WORKING_DIRECTORY: {"directory": str(repo_copy.resolve())}},)
+
+
+def test_docker_pull_step_is_the_image_workdir(repo_copy: Path) -> None:
+    steps = specs("dev")["rpa1-docker-dev"].pull_steps
+    assert steps == ({SET_WORKING_DIRECTORY: {"directory": "/opt/prefect"}},)
+
+
+def test_git_source_becomes_a_clone_step(repo_copy: Path) -> None:
+    edit("  git: null", '  git: {url: "https://example.com/acme/flows.git", branch: release,'
+         " credentials_block: github-credentials/acme}")
+    (step,) = specs("prod")["rpa1-python-prod"].pull_steps
+    assert step == {GIT_CLONE: {"repository": "https://example.com/acme/flows.git",
+                                "branch": "release",
+                                "credentials": "{{ github-credentials/acme }}"}}
+
+
+def test_work_pools_follow_the_environment(repo_copy: Path) -> None:
+    built = specs("staging")
+    assert built["rpa1-python-staging"].work_pool == "python-pool-staging"
+    assert built["rpa1-docker-staging"].work_pool == "docker-pool-staging"
+    assert built["rpa1-docker-staging"].work_queue == "default"
+
+
+def test_env_vars_come_from_the_flow_env_file(repo_copy: Path) -> None:
+    (repo_copy / "flows/rpa1/.env").write_text("API_TOKEN='tok-123456'\nOTHER=x\n")
+    edit("  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN]\n")
+    assert specs("dev")["rpa1-docker-dev"].job_variables["env"] == {"API_TOKEN": "tok-123456"}
+
+
+def test_defaults_parameter_the_flow_does_not_take_is_dropped(repo_copy: Path) -> None:
+    edit("  tags: [rpa]\n", "  tags: [rpa]\n  parameters: {not_a_parameter: 1}\n")
+    spec = specs("dev")["rpa1-python-dev"]
+    assert "not_a_parameter" not in spec.parameters
+    assert any("not_a_parameter" in note for note in spec.notes)
+
+
+def test_flow_unknown_parameter_is_kept_and_flagged(repo_copy: Path) -> None:
+    edit("      batch_size: 100\n", "      batch_size: 100\n      bogus: 2\n")
+    config = ConfigurationManager().load("dev")
+    resolution = resolve(config, ("python",), ["rpa1"])
+    (spec,) = resolution.specs
+    assert spec.parameters["bogus"] == 2
+    problems = check_spec(config, spec, resolution.flows[0])
+    (problem,) = [p for p in problems if p.setting == "parameters.bogus"]
+    assert problem.where == f"{MAIN}:{_line('bogus: 2')}"
+    assert "has no parameter 'bogus'" in problem.message
+
+
+def _line(needle: str) -> int:
+    return next(n for n, line in enumerate(MAIN.read_text().splitlines(), 1) if needle in line)
+
+
+def test_flow_taking_kwargs_keeps_every_parameter(repo_copy: Path) -> None:
+    config = ConfigurationManager().load("dev")
+    flow = FlowSpec(folder="demo", path="flows/demo/workflow.py", function="run", name="demo",
+                    parameters=(Parameter("options", "var_keyword"),))
+    settings = DeploymentSettings(parameters={"anything": 1, "cleanup": True})
+    spec = build_spec(config, flow, "python", settings, None, SpecInputs(version="v1"),
+                      {"cleanup"})
+    assert spec.parameters == {"anything": 1, "cleanup": True}
+    assert (spec.name, spec.version, spec.description) == ("demo-python-dev", "v1", None)
+
+
+def test_spec_is_the_same_for_the_same_inputs(repo_copy: Path) -> None:
+    assert specs("dev") == specs("dev")
