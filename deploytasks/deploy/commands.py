@@ -26,7 +26,7 @@ from deploytasks.deploy.clean import (
     read_managed,
     select,
 )
-from deploytasks.deploy.plan import Plan, make_plan
+from deploytasks.deploy.plan import Plan, RemoteDeployment, make_plan
 from deploytasks.deploy.pools import PoolStatus, check_pools
 from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
@@ -288,3 +288,33 @@ def validate_deployment(out: Output, name: str, env: str | None, *, offline: boo
                      f"{'environment ' + env if env else 'any environment'}",
                      where="--deployment",
                      hint="list them with: invoke deploy.build --verbose (or deploy.test)")
+
+
+def promote(out: Output, source_env: str, target_env: str, *, flows: Sequence[str] = (),
+            dry_run: bool = False) -> int:
+    """Deploy to ``target_env`` the versions and images ``source_env`` runs; plan first."""
+    from deploytasks.deploy.promote import promote_specs
+
+    source = session.load_config(source_env)
+    checked = resolve_checked(Selection(target_env, flows=flows))
+    if checked.problems or checked.resolution.skipped:
+        render.validation_result(out, checked, [], offline=True)
+        raise WorkFailed(f"{checked.resolution.config.env.name} does not validate; nothing "
+                         "was promoted", hint="fix the problems above first")
+    remote = session.run(_read_source(source))
+    checked.resolution = promote_specs(checked.resolution, source, remote)
+    out.line(f"Promoting {source.env.name} → {checked.resolution.config.env.name}")
+    if dry_run:
+        state = session.run(read_state(checked.resolution, list(KINDS)))
+        render.plan_result(out, checked, state.plan, state.pools, state.requests)
+        return EXIT_PROBLEMS if checked.resolution.skipped else 0
+    limit = checked.resolution.config.settings.prefect.concurrency
+    report, state, counter = session.run(deploy_resolved(out, checked.resolution,
+                                                         list(KINDS), limit))
+    render.deploy_result(out, checked, state.plan, report, counter)
+    return EXIT_PROBLEMS if report.failed or checked.resolution.skipped else 0
+
+
+async def _read_source(source: ResolvedConfig) -> list[RemoteDeployment]:
+    async with session.gateway(source) as gateway:
+        return await gateway.read_deployments(source.settings.prefect.ownership_tag, [])

@@ -82,8 +82,25 @@ def deploy_prod(c: Context, flow: list[str] | None = None, registry: str = "",
                 allow_dirty=allow_dirty)
 
 
+@task(name="promote", help={"from_": "Environment whose running versions and images to promote.",
+                            "to": "Environment to deploy them to.",
+                            "flow": "Limit to this flow; repeat for more.",
+                            "dry_run": "Show the plan only; write nothing.",
+                            "json": JSON_HELP, "verbose": "Show more detail."},
+      iterable=["flow"], auto_shortflags=False)
+def promote(c: Context, from_: str = "staging", to: str = "production",
+            flow: list[str] | None = None, dry_run: bool = False, json: bool = False,
+            verbose: bool = False) -> None:
+    """Deploy to one environment exactly the versions and images another one runs."""
+    from deploytasks.deploy import commands
+
+    taskrun.run(lambda out: commands.promote(out, from_, to, flows=tuple(flow or ()),
+                                             dry_run=dry_run), json=json, verbose=verbose)
+
+
 def collection() -> Collection:
     """The ``env`` collection."""
-    return Collection("env", up, down, status, show, deploy_dev, deploy_staging, deploy_prod)
+    return Collection("env", up, down, status, show, deploy_dev, deploy_staging, deploy_prod,
+                      promote)
 
 
