@@ -18,7 +18,7 @@ from typing import Any
 from deploytasks.config import ConfigurationManager, ResolvedConfig
 from deploytasks.console import Output
 from deploytasks.deploy import commands, session
-from deploytasks.deploy.apply import Outcome
+from deploytasks.deploy.apply import ApplyReport, Outcome
 from deploytasks.deploy.clean import CleanReport, CleanRequest
 from deploytasks.deploy.plan import Plan
 from deploytasks.deploy.resolve import Resolution, resolve
@@ -77,8 +77,9 @@ class DeploymentAPI:
         config = self.load(specs[0].environment)
         resolution = Resolution(config, [], specs, narrowed=True)
         kinds = sorted({s.kind for s in specs})
-        report, _, _ = session.run(commands.deploy_resolved(self._quiet, resolution, kinds,
-                                                            config.settings.prefect.concurrency))
+        report = ApplyReport()
+        session.run(commands.deploy_resolved(self._quiet, resolution, kinds,
+                                             config.settings.prefect.concurrency, report))
         if report.failed:
             raise WorkFailed("; ".join(f"{o.name}: {o.message}" for o in report.failed))
         return report.outcomes

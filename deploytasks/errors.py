@@ -11,6 +11,7 @@ EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+EXIT_INTERRUPTED = 130
 
 
 class DeployTasksError(Exception):
@@ -51,3 +52,9 @@ class WorkFailed(DeployTasksError):
     """The work ran and found problems (invalid flows, failed deployments, ...)."""
 
     exit_code = EXIT_PROBLEMS
+
+
+class Interrupted(DeployTasksError):
+    """Ctrl-C: the message says what finished and what did not."""
+
+    exit_code = EXIT_INTERRUPTED

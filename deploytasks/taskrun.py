@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from deploytasks.console import Output
-from deploytasks.errors import DeployTasksError
-
-EXIT_INTERRUPTED = 130
+from deploytasks.errors import EXIT_INTERRUPTED, DeployTasksError
 
 Body = Callable[[Output], int | None]
 

@@ -301,3 +301,15 @@ def check_result(out: Output, resolution: Any, checks: list[Any], ui_problem: st
               "browser": None if shot is None else {
                   "seen": shot.seen, "missing": shot.missing,
                   "screenshot": str(shot.screenshot)}})
+
+
+def interrupted_summary(report: ApplyReport) -> str:
+    """One line for Ctrl-C: what was written, what was not, and how to finish."""
+    done = {o.name for o in report.outcomes if o.ok}
+    failed = {o.name for o in report.outcomes if not o.ok}
+    left = [name for name in report.planned if name not in done | failed]
+    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    return (f"interrupted: {len(done)} of {len(report.planned)} changes written"
+            f"{f', {len(failed)} failed' if failed else ''}"
+            f"{f'; not done: {shown}' if left else ''} — run the same command again to "
+            "finish (it only sends what is still missing)")

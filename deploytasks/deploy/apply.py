@@ -40,6 +40,7 @@ class ApplyReport:
     """Every outcome of one apply, in the order they finished."""
 
     outcomes: list[Outcome] = field(default_factory=list)
+    planned: list[str] = field(default_factory=list)
     pools_created: list[str] = field(default_factory=list)
     pool_failures: dict[str, str] = field(default_factory=dict)
 

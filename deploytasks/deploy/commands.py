@@ -31,7 +31,7 @@ from deploytasks.deploy.pools import PoolStatus, check_pools
 from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
 from deploytasks.deploy.writer import write_specs
-from deploytasks.errors import EXIT_PROBLEMS, UsageError, WorkFailed
+from deploytasks.errors import EXIT_PROBLEMS, Interrupted, UsageError, WorkFailed
 from deploytasks.settings import KINDS, Kind
 
 
@@ -168,19 +168,26 @@ def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
     resolution = checked.resolution
     resolution.specs = [s for s in resolution.specs if s.name in checked.deployable]
     limit = concurrency or resolution.config.settings.prefect.concurrency
-    report, state, counter = session.run(deploy_resolved(out, resolution, list(selection.kinds),
-                                                         limit))
+    report = ApplyReport()
+    try:
+        state, counter = session.run(deploy_resolved(out, resolution, list(selection.kinds),
+                                                     limit, report))
+    except KeyboardInterrupt:
+        raise Interrupted(render.interrupted_summary(report)) from None
     render.deploy_result(out, checked, state.plan, report, counter)
     failed = report.failed or checked.problems or resolution.skipped or state.plan.of("conflict")
     return EXIT_PROBLEMS if failed else 0
 
 
-async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind],
-                          limit: int) -> tuple[ApplyReport, ServerState, RequestCounter]:
-    """Plan against the server, create the pools the writes need, apply the writes."""
-    report = ApplyReport()
+async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind], limit: int,
+                          report: ApplyReport) -> tuple[ServerState, RequestCounter]:
+    """Plan against the server, create the pools the writes need, apply the writes.
+
+    Outcomes land in ``report`` as they finish, so an interrupted run can still
+    say what was done."""
     async with session.gateway(resolution.config) as gateway:
         state = await _state_with(gateway, resolution, kinds)
+        report.planned = [item.name for item in state.plan.writes]
         render.plan_summary_line(out, state.plan)
         needed = {item.spec.kind for item in state.plan.writes if item.spec}
         await create_missing_pools(resolution.config,
@@ -191,9 +198,7 @@ async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind]
         with progress:
             await apply_plan(state.plan, gateway, concurrency=limit, report=report,
                              on_outcome=progress.advance, blocked=blocked)
-        return report, state, gateway.counter
-
-
+        return state, gateway.counter
 
 
 def clean(out: Output, *, env: str | None, pattern: str | None, orphans: bool, dry_run: bool,
@@ -309,8 +314,9 @@ def promote(out: Output, source_env: str, target_env: str, *, flows: Sequence[st
         render.plan_result(out, checked, state.plan, state.pools, state.requests)
         return EXIT_PROBLEMS if checked.resolution.skipped else 0
     limit = checked.resolution.config.settings.prefect.concurrency
-    report, state, counter = session.run(deploy_resolved(out, checked.resolution,
-                                                         list(KINDS), limit))
+    report = ApplyReport()
+    state, counter = session.run(deploy_resolved(out, checked.resolution, list(KINDS), limit,
+                                                 report))
     render.deploy_result(out, checked, state.plan, report, counter)
     return EXIT_PROBLEMS if report.failed or checked.resolution.skipped else 0
 
