@@ -1,0 +1,102 @@
+"""The bodies of the images tasks: configuration → core → console → exit code.
+
+Each function takes an ``Output`` and plain values, so tests and the Python
+API call them without Invoke; ``tasks.py`` only forwards options here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from deploytasks.console import Output
+from deploytasks.console import images as view
+from deploytasks.images.manifest import Manifest
+from deploytasks.images.results import ImageResult, Reporter, exit_code
+from deploytasks.images.targets import ImageOptions, ImageTarget, find_targets, split_names
+
+
+def load_options(env: str | None, registry: str | None, root: Path | None = None
+                 ) -> ImageOptions:
+    """The image settings of ``env``, with ``--registry`` on top."""
+    from deploytasks.config import ConfigurationManager
+
+    overrides = {"docker.registry": registry} if registry is not None else {}
+    cfg = ConfigurationManager(root=root).load(env=env, overrides=overrides)
+    return ImageOptions.from_config(cfg)
+
+
+def build(out: Output, *, env: str | None = None, registry: str | None = None,
+          flow: str | None = None, no_cache: bool = False, root: Path | None = None) -> int:
+    """Build the images of the selected flows; the exit code."""
+    from deploytasks.images import docker_api
+    from deploytasks.images.build import build_images
+
+    options = replace(load_options(env, registry, root), no_cache=no_cache)
+    targets = _targets(options, flow)
+    engine = docker_api.connect()
+    work = partial(build_images, engine, options, targets, Manifest.load(options.root))
+    return _run_images(out, "build", targets, work, {"builder": engine.builder()})
+
+
+def push(out: Output, *, env: str | None = None, registry: str | None = None,
+         flow: str | None = None, root: Path | None = None) -> int:
+    """Push the images of the selected flows to the registry; the exit code."""
+    from deploytasks.images.transfer import push_images, session
+
+    options = load_options(env, registry, root)
+    options.require_registry()
+    targets = _targets(options, flow)
+    with session(options) as engine:
+        work = partial(push_images, engine, options, targets, Manifest.load(options.root))
+        return _run_images(out, "push", targets, work, {"registry": options.registry})
+
+
+def pull(out: Output, *, env: str | None = None, registry: str | None = None,
+         flow: str | None = None, root: Path | None = None) -> int:
+    """Pull the images of the selected flows from the registry; the exit code."""
+    from deploytasks.images.transfer import pull_images, session
+
+    options = load_options(env, registry, root)
+    options.require_registry()
+    targets = _targets(options, flow)
+    with session(options) as engine:
+        work = partial(pull_images, engine, options, targets, Manifest.load(options.root))
+        return _run_images(out, "pull", targets, work, {"registry": options.registry})
+
+
+def base(out: Output, *, tag: str | None = None, force: bool = False,
+         root: Path | None = None) -> int:
+    """Build the Prefect base image unless the engine already has it; the exit code."""
+    from deploytasks import paths
+    from deploytasks.images import docker_api
+    from deploytasks.images.base_image import default_plan, ensure_base_image
+
+    plan = default_plan(root or paths.repo_root(), tag=tag)
+    engine = docker_api.connect()
+    if not engine.image_id(plan.image) or force:
+        out.line(f"building {plan.image} (debootstrap → docker import → wheelhouse → build); "
+                 "the first time takes a minute or two", markup=False)
+    result = ensure_base_image(engine, plan, force=force, on_line=view.line_printer(out),
+                               on_step=view.step_printer(out))
+    view.render_base(out, result)
+    return 0
+
+
+def _targets(options: ImageOptions, flow: str | None) -> list[ImageTarget]:
+    return find_targets(options.root, options.flows_dir, split_names(flow))
+
+
+def _run_images(out: Output, action: str, targets: Sequence[ImageTarget],
+                work: Callable[[Reporter], list[ImageResult]],
+                extra: dict[str, str]) -> int:
+    started = time.monotonic()
+    if not targets:
+        out.line(f"{action}: no flow folder has a Dockerfile", markup=False)
+    with view.ProgressView(out, [t.flow for t in targets]) as progress:
+        results = work(progress)
+    view.render_results(out, action, results, time.monotonic() - started, extra)
+    return exit_code(results)
