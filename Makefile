@@ -20,7 +20,7 @@ truthy = $(filter true TRUE True 1 yes,$(1))
 
 .DEFAULT_GOAL := help
 
-.PHONY: help setup quickstart test server-up server-down discover-flows validate-flows build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments check-ui
+.PHONY: help setup quickstart test server-up server-down discover-flows validate-flows build-deployments deploy-python deploy-containers deploy-all clean-deployments deploy-dev deploy-staging deploy-prod validate-deployments test-deployments check-ui build-images push-images pull-images base-image
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -87,3 +87,15 @@ test-deployments: $(STAMP) ## Dry run: plan create/update/unchanged/orphaned for
 
 check-ui: $(STAMP) ## Check the deployments of ENV as the Prefect UI shows them.
 	@$(INVOKE) deploy.check $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+build-images: $(STAMP) ## Build the Docker image of every flow with a Dockerfile.
+	@$(INVOKE) images.build $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+push-images: $(STAMP) ## Push the flows' images to REGISTRY.
+	@$(INVOKE) images.push $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+pull-images: $(STAMP) ## Pull the flows' images from REGISTRY.
+	@$(INVOKE) images.pull $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+
+base-image: $(STAMP) ## Build the local Prefect base image (no Docker Hub needed).
+	@$(INVOKE) images.base $(if $(call truthy,$(VERBOSE)),--verbose)

@@ -53,7 +53,7 @@ class DeploymentAPI:
         """The checked spec of one deployment; raises ``ConfigError`` naming each problem."""
         config = self.load(environment)
         resolution = resolve(config, (kind,), (flow_name,), parameters=custom_parameters,
-                             image_for=commands.image_lookup((kind,)))
+                             image_for=commands.image_lookup((kind,), verify=True))
         if resolution.skipped:
             raise ConfigError(resolution.skipped[0].reason, hint=resolution.skipped[0].hint)
         spec = resolution.specs[0]

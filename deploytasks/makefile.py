@@ -122,6 +122,8 @@ TARGETS: tuple[Target, ...] = (
            "images.push", ("REGISTRY", "FLOW", "ENV", "VERBOSE")),
     Target("pull-images", "Pull the flows' images from REGISTRY.",
            "images.pull", ("REGISTRY", "FLOW", "ENV", "VERBOSE")),
+    Target("base-image", "Build the local Prefect base image (no Docker Hub needed).",
+           "images.base", ("VERBOSE",)),
 )
 
 

@@ -14,6 +14,7 @@ from deploytasks import taskrun
 from deploytasks.deploy import tasks as deploy_tasks
 from deploytasks.env import tasks as env_tasks
 from deploytasks.flows import tasks as flows_tasks
+from deploytasks.images import tasks as images_tasks
 
 
 @task(help={"check": "Do not write; exit 1 and show the diff when the Makefile is stale."},
@@ -38,6 +39,7 @@ def namespace() -> Collection:
     ns = Collection(makefile, quickstart)
     ns.add_collection(flows_tasks.collection())
     ns.add_collection(deploy_tasks.collection())
+    ns.add_collection(images_tasks.collection())
     ns.add_collection(env_tasks.collection())
     return ns
 

@@ -59,11 +59,11 @@ class Checked:
         return [s.name for s in self.resolution.specs if s.name not in bad]
 
 
-def resolve_checked(selection: Selection) -> Checked:
+def resolve_checked(selection: Selection, *, verify_images: bool = False) -> Checked:
     """Load the configuration, resolve the specs and check each of them."""
     config = session.load_config(selection.env, selection.registry)
     resolution = resolve(config, selection.kinds, selection.flows,
-                         image_for=image_lookup(selection.kinds),
+                         image_for=image_lookup(selection.kinds, verify=verify_images),
                          changed_since=selection.changed_since)
     return Checked(resolution, check_specs(resolution))
 
@@ -75,13 +75,14 @@ def check_specs(resolution: Resolution) -> list[Problem]:
             for p in check_spec(resolution.config, spec, flows[spec.flow_folder])]
 
 
-def image_lookup(kinds: Sequence[Kind]) -> ImageLookup | None:
-    """How docker specs find their image (None when no docker deployment is wanted)."""
+def image_lookup(kinds: Sequence[Kind], *, verify: bool = False) -> ImageLookup | None:
+    """How docker specs find their image (None when no docker deployment is wanted);
+    with ``verify`` the image must exist (deploying), else the manifest suffices."""
     if "docker" not in kinds:
         return None
-    from deploytasks.deploy.images_link import image_for
+    from deploytasks.deploy import images_link
 
-    return image_for
+    return images_link.verified_image_for if verify else images_link.image_for
 
 
 def build(out: Output, selection: Selection) -> int:
@@ -159,7 +160,7 @@ async def _state_with(gateway: PrefectGateway, resolution: Resolution,
 def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
            require_valid: bool = False) -> int:
     """Create missing pools, then create and update what the plan says; report each."""
-    checked = resolve_checked(selection)
+    checked = resolve_checked(selection, verify_images=True)
     if require_valid and (checked.problems or checked.resolution.skipped):
         render.validation_result(out, checked, [], offline=True)
         raise WorkFailed("validation failed, nothing was deployed",

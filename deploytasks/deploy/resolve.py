@@ -16,7 +16,7 @@ from deploytasks.changes import changed_since as changed_since_ref
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy.specs import DeploymentSpec, SpecInputs, build_spec, deployment_name
 from deploytasks.deploy.version import git_version
-from deploytasks.errors import DeployTasksError, UsageError
+from deploytasks.errors import DeployTasksError, ServiceUnavailable, UsageError
 from deploytasks.flows.commands import discovery_options, validation_options
 from deploytasks.flows.discovery import FlowSpec, discover
 from deploytasks.flows.validation import validate
@@ -109,6 +109,8 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
     for kind in wanted:
         try:
             resolution.specs.append(_spec(config, flow, kind, version, schema, image_for, extra))
+        except ServiceUnavailable:
+            raise  # the engine or a registry is down: the whole run stops (exit 3)
         except DeployTasksError as error:
             resolution.skipped.append(Skipped(flow.folder, kind,
                                               deployment_name(config, flow.folder, kind),

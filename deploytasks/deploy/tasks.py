@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from deploytasks.deploy.commands import Selection
 
 ENV = "Environment: development|staging|production (or dev|prod); default DEPLOYMENT_ENV."
-FLOW = "Limit to this flow (folder name); repeat for more."
+FLOW = "Limit to these flows (folder names): repeat, or separate with commas."
 JSON = "Print one JSON document instead of text."
 VERBOSE = "Show more detail (unchanged deployments, files written)."
 REGISTRY = "Registry host/project for image names (overrides DOCKER_REGISTRY)."
@@ -34,8 +34,13 @@ def _selection(env: str, flow: list[str] | None, registry: str = "", changed_sin
                kinds: tuple[str, ...] = BOTH) -> Selection:
     from deploytasks.deploy.commands import Selection
 
-    return Selection(env or None, kinds, tuple(flow or ()),  # type: ignore[arg-type]
+    return Selection(env or None, kinds, split_flows(flow),  # type: ignore[arg-type]
                      registry or None, changed_since or None)
+
+
+def split_flows(flow: list[str] | None) -> tuple[str, ...]:
+    """``--flow a --flow b`` and ``--flow a,b`` (what ``make FLOW=a,b`` passes) alike."""
+    return tuple(name.strip() for item in flow or () for name in item.split(",") if name.strip())
 
 
 @task(help=COMMON, iterable=["flow"], auto_shortflags=False)

@@ -7,6 +7,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from deploytasks import taskrun
+from deploytasks.deploy.tasks import split_flows
 
 JSON_HELP = "Print one JSON document instead of text."
 
@@ -45,7 +46,7 @@ def show(c: Context, env: str = "", json: bool = False) -> None:
     taskrun.run(lambda out: commands.show_config(out, env or None), json=json)
 
 
-DEPLOY_HELP = {"flow": "Limit to this flow (folder name); repeat for more.",
+DEPLOY_HELP = {"flow": "Limit to these flows (folder names): repeat, or separate with commas.",
                "registry": "Registry host/project for image names.",
                "json": JSON_HELP, "verbose": "Show more detail."}
 
@@ -55,7 +56,7 @@ def _deploy_env(env: str, flow: list[str], registry: str, json: bool, verbose: b
     from deploytasks.env import commands
 
     taskrun.run(lambda out: commands.deploy_environment(
-        out, env, tuple(flow), registry or None, production=production,
+        out, env, split_flows(flow), registry or None, production=production,
         allow_dirty=allow_dirty), json=json, verbose=verbose)
 
 
@@ -84,7 +85,7 @@ def deploy_prod(c: Context, flow: list[str] | None = None, registry: str = "",
 
 @task(name="promote", help={"from_": "Environment whose running versions and images to promote.",
                             "to": "Environment to deploy them to.",
-                            "flow": "Limit to this flow; repeat for more.",
+                            "flow": "Limit to these flows: repeat, or separate with commas.",
                             "dry_run": "Show the plan only; write nothing.",
                             "json": JSON_HELP, "verbose": "Show more detail."},
       iterable=["flow"], auto_shortflags=False)
@@ -94,7 +95,7 @@ def promote(c: Context, from_: str = "staging", to: str = "production",
     """Deploy to one environment exactly the versions and images another one runs."""
     from deploytasks.deploy import commands
 
-    taskrun.run(lambda out: commands.promote(out, from_, to, flows=tuple(flow or ()),
+    taskrun.run(lambda out: commands.promote(out, from_, to, flows=split_flows(flow),
                                              dry_run=dry_run), json=json, verbose=verbose)
 
 

@@ -64,8 +64,9 @@ def base(c: Context, tag: str | None = None, force: bool = False, verbose: bool 
     run(lambda out: commands.base(out, tag=tag, force=force), json=json, verbose=verbose)
 
 
-ns = Collection("images")
-ns.add_task(build)
-ns.add_task(push)
-ns.add_task(pull)
-ns.add_task(base)
+def collection() -> Collection:
+    """The ``images`` collection."""
+    return Collection("images", build, push, pull, base)
+
+
+ns = collection()
