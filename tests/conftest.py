@@ -31,10 +31,36 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--prefect-db", choices=("sqlite", "postgres"),
+                     default=os.environ.get("DEPLOYTASKS_TEST_DB", "sqlite"),
+                     help="database of the test session's Prefect server")
+
+
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerState]:
-    """A real Prefect server (SQLite) on a free loopback port, stopped after the session."""
-    server = LocalServer(tmp_path_factory.mktemp("prefect-server"))
+def prefect_database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for SQLite; with --prefect-db=postgres, the URL of a fresh PostgreSQL database."""
+    if request.config.getoption("--prefect-db") == "sqlite":
+        yield None
+        return
+    from tests.support.postgres import postgres_server
+
+    try:
+        context = postgres_server()
+        url = context.__enter__()
+    except RuntimeError as error:
+        skip_or_fail(f"cannot start PostgreSQL: {error}")
+        raise
+    yield url
+    context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory,
+                   prefect_database: str | None) -> Iterator[ServerState]:
+    """A real Prefect server (SQLite, or PostgreSQL with --prefect-db=postgres) on a free
+    loopback port, stopped after the session."""
+    server = LocalServer(tmp_path_factory.mktemp("prefect-server"), prefect_database)
     try:
         state = server.start(free_port(), timeout=120)
     except Exception as error:  # any failure to start is a reason to skip (or fail in CI)

@@ -46,9 +46,10 @@ class ServerState:
 class LocalServer:
     """A Prefect server process with its own home folder, started and stopped by PID."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, database_url: str | None = None) -> None:
         self.folder = folder
         self.state_file = folder / "server.json"
+        self.database_url = database_url  # None: SQLite in the home folder
 
     @classmethod
     def for_repo(cls, root: Path) -> LocalServer:
@@ -73,7 +74,8 @@ class LocalServer:
         home = self.folder / "home"
         home.mkdir(parents=True, exist_ok=True)
         log = self.folder / "server.log"
-        process = _spawn(chosen, home, log)
+        database = self.database_url or f"sqlite+aiosqlite:///{home / 'prefect.db'}"
+        process = _spawn(chosen, home, log, database)
         state = ServerState(process.pid, chosen, str(home), str(log))
         self.state_file.write_text(json.dumps(asdict(state)))
         try:
@@ -92,11 +94,11 @@ class LocalServer:
         return state
 
 
-def _spawn(port: int, home: Path, log: Path) -> subprocess.Popen[bytes]:
+def _spawn(port: int, home: Path, log: Path, database: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PREFECT_HOME": str(home),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_API_DATABASE_CONNECTION_URL": database,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_API_HOST": "127.0.0.1",
         "PREFECT_SERVER_API_PORT": str(port),
