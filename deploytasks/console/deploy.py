@@ -89,14 +89,33 @@ def validation_result(out: Output, checked: Checked, pools: list[PoolStatus], *,
                         for p in pools], **_skipped_documents(checked)})
 
 
-def plan_summary_line(out: Output, plan: Plan) -> None:
+def plan_sentence(plan: Plan) -> str:
     """``Plan: 2 to create, 1 to update, 3 unchanged, 1 orphaned``."""
     counts = plan.counts()
     parts = [f"{counts['create']} to create", f"{counts['update']} to update",
              f"{counts['unchanged']} unchanged", f"{counts['orphaned']} orphaned"]
     if counts["conflict"]:
         parts.append(f"{counts['conflict']} in conflict")
-    out.line("Plan: " + ", ".join(parts))
+    return "Plan: " + ", ".join(parts)
+
+
+def plan_summary_line(out: Output, plan: Plan) -> None:
+    """Print the plan's counts as one line."""
+    out.line(plan_sentence(plan))
+
+
+def plan_markdown(checked: Checked, plan: Plan) -> str:
+    """The plan as a job-summary section: changes, skipped flows and problems, counts."""
+    rows: list[tuple[str, str, str, str]] = [
+        (i.action, i.name, i.kind or "", "; ".join(describe_changes(i.changes)))
+        for i in plan.items if i.action != "unchanged"]
+    rows += [("skipped", s.name or s.flow, s.kind or "", s.reason)
+             for s in checked.resolution.skipped]
+    rows += [("invalid", p.deployment, "", f"{p.setting}: {p.message}") for p in checked.problems]
+    table = markdown_table(["action", "deployment", "type", "details"], rows) if rows \
+        else "Nothing to change."
+    title = f"### Deployment plan for {checked.resolution.config.env.name}"
+    return f"{title}\n\n{table}\n\n{plan_sentence(plan)}"
 
 
 def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatus],
@@ -113,12 +132,7 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
     skipped_and_problems(out, checked)
     plan_summary_line(out, plan)
     out.line(f"Dry run: nothing was written ({requests} read requests).", style="dim")
-    rows = [(i.action, i.name, i.kind or "", "; ".join(describe_changes(i.changes)))
-            for i in plan.items if i.action != "unchanged"]
-    out.step_summary(f"### Deployment plan for {checked.resolution.config.env.name}\n\n"
-                     + (markdown_table(["action", "deployment", "type", "changes"], rows)
-                        if rows else "Nothing to change.")
-                     + f"\n\n{plan.counts()}")
+    out.step_summary(plan_markdown(checked, plan))
     out.json({"environment": checked.resolution.config.env.name,
               "plan": [i.to_document() for i in plan.items], "summary": plan.counts(),
               "pools": [{"name": p.name, "type": p.type, "state": p.state} for p in pools],
