@@ -400,11 +400,6 @@ def test_broken_flow_plan_step_still_runs_and_fails(broken_pr: PullRequest) -> N
         name.startswith("rpa2") for _, name in plan_rows(step.summary)), step.describe()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: deploytasks/console/deploy.py plan_result writes only plan.items to the job "
-    "summary; flows and deployments skipped as invalid (checked.resolution.skipped) and "
-    "checked.problems are left out, so a PR that breaks rpa2 shows 'Nothing to change.' "
-    "with no word of rpa2"))
 def test_broken_flow_plan_summary_names_the_skipped_flow(broken_pr: PullRequest) -> None:
     step = broken_pr.run.step("deploy.test")
     plan = step.summary.split("### Deployment plan for staging", 1)[-1]
@@ -437,10 +432,6 @@ def test_valid_change_plan_creates_rpa2_staging_only(valid_pr: PullRequest) -> N
     assert "### Deployment plan for staging" in valid_pr.run.summary
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: deploytasks/console/deploy.py plan_result ends the job summary with "
-    "f'{plan.counts()}', a Python dict repr ({'create': 2, ...}) in Markdown; it should "
-    "be a sentence like plan_summary_line's 'Plan: 2 to create, 0 to update, ...'"))
 def test_plan_summary_counts_are_readable(valid_pr: PullRequest) -> None:
     step = valid_pr.run.step("deploy.test")
     assert "{'create'" not in step.summary, step.describe()
