@@ -1,0 +1,102 @@
+"""The flows commands as plain functions: Invoke tasks and ``python -m deploytasks.cli`` call them.
+
+Each loads the configuration, runs the core (discovery, then validation), hands
+the result to the renderer and returns the exit code: 0 when every flow is
+valid, 1 when any is not (or, under ``--strict``, when anything warns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from deploytasks.console import Output
+from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS
+from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover, discover_one
+from deploytasks.flows.validation import ValidationOptions, validate
+
+if TYPE_CHECKING:
+    from deploytasks.config import ResolvedConfig
+
+
+def discover_command(
+    out: Output, *, flow: str | None = None, verbose: bool = False, json: bool = False,
+    env: str | None = None,
+) -> int:
+    """List the flows (or one), each with its status; 1 when any is invalid."""
+    _modes(out, verbose=verbose, json=json)
+    config = load_config(env)
+    specs = find_flows(config, flow)
+    _render(out, specs, config, command="discover", strict=False)
+    return exit_code(specs, strict=False)
+
+
+def validate_command(
+    out: Output, *, flow: str | None = None, verbose: bool = False, json: bool = False,
+    strict: bool = False, env: str | None = None,
+) -> int:
+    """Validate the flows (or one): structure, dependencies, Docker, env files."""
+    _modes(out, verbose=verbose, json=json)
+    config = load_config(env)
+    specs = find_flows(config, flow)
+    specs = validate(config.root, specs, validation_options(config, (s.folder for s in specs)))
+    _render(out, specs, config, command="validate", strict=strict)
+    return exit_code(specs, strict=strict)
+
+
+def exit_code(specs: Iterable[FlowSpec], *, strict: bool) -> int:
+    """1 when a flow is invalid, or has warnings under ``--strict``; else 0."""
+    specs = list(specs)
+    failed = any(not spec.valid or (strict and spec.warnings) for spec in specs)
+    return EXIT_PROBLEMS if failed else EXIT_OK
+
+
+def load_config(env: str | None) -> ResolvedConfig:
+    """The merged configuration of ``env`` (DEPLOYMENT_ENV or development when None)."""
+    from deploytasks.config import ConfigurationManager
+
+    return ConfigurationManager().load(env=env)
+
+
+def find_flows(config: ResolvedConfig, flow: str | None) -> list[FlowSpec]:
+    """Every flow, or the one ``--flow`` names."""
+    options = discovery_options(config)
+    if flow:
+        return [discover_one(config.root, flow, options)]
+    return discover(config.root, options)
+
+
+def discovery_options(config: ResolvedConfig) -> DiscoveryOptions:
+    """Where to look, and the flow each folder deploys when its file holds several."""
+    discovery = config.settings.discovery
+    selected = {name: item.flow for name, item in config.settings.flows.items() if item.flow}
+    return DiscoveryOptions(discovery.flows_dir, discovery.pattern, tuple(discovery.exclude),
+                            selected)
+
+
+def validation_options(config: ResolvedConfig, folders: Iterable[str]) -> ValidationOptions:
+    """Each folder's kinds and required env keys, merged from defaults and its own section."""
+    kinds: dict[str, tuple[str, ...]] = {}
+    required: dict[str, tuple[str, ...]] = {}
+    explicit: set[str] = set()
+    for folder in folders:
+        settings = config.flow_settings(folder)
+        kinds[folder] = tuple(settings.kinds)
+        required[folder] = tuple(settings.required_env)
+        if ("flows", folder, "kinds") in config.provenance:
+            explicit.add(folder)
+    return ValidationOptions(kinds, required, frozenset(explicit))
+
+
+def _modes(out: Output, *, verbose: bool, json: bool) -> None:
+    out.verbose = out.verbose or verbose
+    out.json_mode = out.json_mode or json
+
+
+def _render(
+    out: Output, specs: list[FlowSpec], config: ResolvedConfig, *, command: str, strict: bool
+) -> None:
+    from deploytasks.console.flows import show_flows
+
+    show_flows(out, specs, command=command, flows_dir=config.settings.discovery.flows_dir,
+               strict=strict)

@@ -1,0 +1,51 @@
+"""The ``flows`` collection: ``flows.discover`` and ``flows.validate``.
+
+Thin wrappers over ``deploytasks.flows.commands``. Nothing here imports prefect,
+rich or docker at module level: every TAB press of shell completion loads it.
+"""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+
+from deploytasks import taskrun
+
+FLOW_HELP = "Check one flow: its folder name (rpa1), folder path, or flow file path."
+VERBOSE_HELP = "Also show each flow's parameters, files, description and warnings."
+JSON_HELP = "Print one JSON document instead of text."
+ENV_HELP = "Environment whose configuration applies (default DEPLOYMENT_ENV or development)."
+STRICT_HELP = "Fail (exit 1) on warnings too, not only on errors."
+
+
+@task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP},
+      auto_shortflags=False)
+def discover(c: Context, flow: str = "", verbose: bool = False, json: bool = False,
+             env: str = "") -> None:
+    """Discover the flows in the repository and show what each one deploys."""
+    from deploytasks.flows import commands
+
+    taskrun.run(lambda out: commands.discover_command(
+        out, flow=flow or None, verbose=verbose, json=json, env=env or None,
+    ), json=json, verbose=verbose)
+
+
+@task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP,
+            "strict": STRICT_HELP}, auto_shortflags=False)
+def validate(c: Context, flow: str = "", verbose: bool = False, json: bool = False,
+             strict: bool = False, env: str = "") -> None:
+    """Validate the flows: decorator, dependencies, Dockerfile and env files."""
+    from deploytasks.flows import commands
+
+    taskrun.run(lambda out: commands.validate_command(
+        out, flow=flow or None, verbose=verbose, json=json, strict=strict, env=env or None,
+    ), json=json, verbose=verbose)
+
+
+def collection() -> Collection:
+    """The ``flows`` collection."""
+    return Collection("flows", discover, validate)
+
+
+ns = collection()
