@@ -21,24 +21,24 @@ if TYPE_CHECKING:
 
 def discover_command(
     out: Output, *, flow: str | None = None, verbose: bool = False, json: bool = False,
-    env: str | None = None,
+    env: str | None = None, changed_since: str | None = None,
 ) -> int:
     """List the flows (or one), each with its status; 1 when any is invalid."""
     _modes(out, verbose=verbose, json=json)
     config = load_config(env)
-    specs = find_flows(config, flow)
+    specs = find_flows(config, flow, changed_since)
     _render(out, specs, config, command="discover", strict=False)
     return exit_code(specs, strict=False)
 
 
 def validate_command(
     out: Output, *, flow: str | None = None, verbose: bool = False, json: bool = False,
-    strict: bool = False, env: str | None = None,
+    strict: bool = False, env: str | None = None, changed_since: str | None = None,
 ) -> int:
     """Validate the flows (or one): structure, dependencies, Docker, env files."""
     _modes(out, verbose=verbose, json=json)
     config = load_config(env)
-    specs = find_flows(config, flow)
+    specs = find_flows(config, flow, changed_since)
     specs = validate(config.root, specs, validation_options(config, (s.folder for s in specs)))
     _render(out, specs, config, command="validate", strict=strict)
     return exit_code(specs, strict=strict)
@@ -58,12 +58,18 @@ def load_config(env: str | None) -> ResolvedConfig:
     return ConfigurationManager().load(env=env)
 
 
-def find_flows(config: ResolvedConfig, flow: str | None) -> list[FlowSpec]:
-    """Every flow, or the one ``--flow`` names."""
+def find_flows(config: ResolvedConfig, flow: str | None,
+               changed_since: str | None = None) -> list[FlowSpec]:
+    """Every flow, or the one ``--flow`` names; only changed ones with ``changed_since``."""
+    from deploytasks.changes import changed_since as changes
+
     options = discovery_options(config)
-    if flow:
-        return [discover_one(config.root, flow, options)]
-    return discover(config.root, options)
+    specs = [discover_one(config.root, flow, options)] if flow else \
+        discover(config.root, options)
+    if changed_since:
+        changed = changes(config.root, changed_since, config.settings.discovery.flows_dir)
+        specs = [spec for spec in specs if changed.selects(spec.folder)]
+    return specs
 
 
 def discovery_options(config: ResolvedConfig) -> DiscoveryOptions:

@@ -17,29 +17,32 @@ VERBOSE_HELP = "Also show each flow's parameters, files, description and warning
 JSON_HELP = "Print one JSON document instead of text."
 ENV_HELP = "Environment whose configuration applies (default DEPLOYMENT_ENV or development)."
 STRICT_HELP = "Fail (exit 1) on warnings too, not only on errors."
+CHANGED_HELP = "Only flows whose folder (or config/) changed since this git ref, e.g. origin/main."
 
 
-@task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP},
-      auto_shortflags=False)
+@task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP,
+            "changed_since": CHANGED_HELP}, auto_shortflags=False)
 def discover(c: Context, flow: str = "", verbose: bool = False, json: bool = False,
-             env: str = "") -> None:
+             env: str = "", changed_since: str = "") -> None:
     """Discover the flows in the repository and show what each one deploys."""
     from deploytasks.flows import commands
 
     taskrun.run(lambda out: commands.discover_command(
         out, flow=flow or None, verbose=verbose, json=json, env=env or None,
+        changed_since=changed_since or None,
     ), json=json, verbose=verbose)
 
 
 @task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP,
-            "strict": STRICT_HELP}, auto_shortflags=False)
+            "strict": STRICT_HELP, "changed_since": CHANGED_HELP}, auto_shortflags=False)
 def validate(c: Context, flow: str = "", verbose: bool = False, json: bool = False,
-             strict: bool = False, env: str = "") -> None:
+             strict: bool = False, env: str = "", changed_since: str = "") -> None:
     """Validate the flows: decorator, dependencies, Dockerfile and env files."""
     from deploytasks.flows import commands
 
     taskrun.run(lambda out: commands.validate_command(
         out, flow=flow or None, verbose=verbose, json=json, strict=strict, env=env or None,
+        changed_since=changed_since or None,
     ), json=json, verbose=verbose)
 
 

@@ -40,10 +40,6 @@ SCRUBBED = (*SECRETS, "DEPLOYTASKS_ROOT", "DEPLOYMENT_ENV", "DEPLOYMENT_CONFIG_P
 CHANGED = "flows/rpa2/workflow.py"
 OTHERS = ("rpa1", "rpa3")
 STEP_TIMEOUT = 300
-BUG_VALIDATE_CHANGED_SINCE = (
-    "BUG: flows.validate has no --changed-since option (deploytasks/flows/tasks.py, "
-    "validate; deploy.* have it), so the workflow's validate step dies with "
-    "\"No idea what '--changed-since' is!\" (exit 1) instead of validating the changed flows")
 
 
 # The workflow file ------------------------------------------------------------------------
@@ -346,13 +342,7 @@ def _commands() -> list[Any]:
         for command in run_commands(job):
             if command == "make setup":
                 continue
-            marks = []
-            if command.startswith(".venv/bin/invoke flows.validate ") and "--changed-since" \
-                    in command:
-                marks.append(pytest.mark.xfail(strict=True, raises=AssertionError,
-                                               reason=BUG_VALIDATE_CHANGED_SINCE))
-            params.append(pytest.param(command, id=f"{event}:{invoke_call(command)[0]}",
-                                       marks=marks))
+            params.append(pytest.param(command, id=f"{event}:{invoke_call(command)[0]}"))
     return params
 
 
@@ -372,7 +362,6 @@ def test_step_runs_an_existing_task_with_existing_options(command: str) -> None:
 # Pull request that breaks rpa2 ----------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=BUG_VALIDATE_CHANGED_SINCE)
 def test_broken_flow_validate_step_annotates_the_line(broken_pr: PullRequest) -> None:
     step = broken_pr.run.step("flows.validate")
     assert "No idea what" not in step.stderr, step.describe()
@@ -410,7 +399,6 @@ def test_broken_flow_plan_summary_names_the_skipped_flow(broken_pr: PullRequest)
 # Pull request with a valid change to rpa2 -------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=BUG_VALIDATE_CHANGED_SINCE)
 def test_valid_change_validate_step_passes_for_rpa2_only(valid_pr: PullRequest) -> None:
     step = valid_pr.run.step("flows.validate")
     assert step.code == 0, step.describe()
