@@ -239,8 +239,12 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
     ok = [o for o in report.outcomes if o.ok]
     failed = report.failed
     unchanged = len(plan.of("unchanged"))
-    if not plan.writes:
-        out.line(f"[green]✓[/] Nothing to change: {unchanged} deployments are up to date "
+    left_out = len(checked.resolution.skipped) + len({p.deployment for p in checked.problems})
+    if not plan.writes and left_out:
+        out.line(f"[red]Nothing deployed[/]: {plural(left_out, 'flow or deployment')} "
+                 f"skipped (see above), {unchanged} up to date (0 write requests).")
+    elif not plan.writes:
+        out.line(f"[green]✓[/] Nothing to change: {plural(unchanged, 'deployment')} up to date "
                  f"(0 write requests).")
     else:
         style = "red" if failed else "green"

@@ -1,0 +1,188 @@
+"""Each error users meet, provoked for real, must match its entry in docs/TROUBLESHOOTING.md.
+
+Every line the tool prints as an error (``error: …``) or as a failed item with a
+fix (``✗ … — …``) must match one of the guide's ``Message:``/``Also:`` patterns,
+where ``…`` in the guide stands for any text.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from deploytasks.env.local_server import free_port
+from tests.conftest import REPO_ROOT
+
+GUIDE = REPO_ROOT / "docs" / "TROUBLESHOOTING.md"
+INVOKE = str(REPO_ROOT / ".venv" / "bin" / "invoke")
+PATTERN_LINE = re.compile(r"^(?:Message|Also): (?:``(.+?)``|`([^`]+)`)", re.M)
+
+
+def guide_patterns() -> list[re.Pattern[str]]:
+    """The guide's message patterns as regular expressions (``…`` = anything)."""
+    texts = [a or b for a, b in PATTERN_LINE.findall(GUIDE.read_text(encoding="utf-8"))]
+    return [re.compile(".*".join(re.escape(part) for part in text.split("…")))
+            for text in texts]
+
+
+def printed_problems(output: str) -> list[str]:
+    """Lines that report an error, or a failed item with its fix."""
+    return [line.strip() for line in output.splitlines()
+            if line.startswith("error:") or ("✗" in line and " — " in line)]
+
+
+def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, **env}
+    for key, value in env.items():
+        if value == "":
+            environment.pop(key)
+    return subprocess.run([INVOKE, *args], cwd=repo, env=environment, capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+
+
+@pytest.fixture()
+def repo(repo_copy: Path, prefect_api: str) -> Path:
+    (repo_copy / "tasks.py").write_text((REPO_ROOT / "tasks.py").read_text())
+    subprocess.run(["git", "init", "-q"], cwd=repo_copy, check=True)
+    subprocess.run(["git", "add", "."], cwd=repo_copy, check=True)
+    subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "i"],
+                   cwd=repo_copy, check=True)
+    return repo_copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+Scenario = Callable[[Path], subprocess.CompletedProcess[str]]
+SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
+    "server unreachable": (lambda r: run(r, "deploy.test", PREFECT_API_URL=
+                                         f"http://127.0.0.1:{free_port()}/api"), 3,
+                           "Prefect API not reachable"),
+    "no server": (lambda r: run(r, "deploy.test", PREFECT_API_URL=""), 3, "no Prefect API"),
+    "unknown env": (lambda r: run(r, "deploy.test", "--env", "qa"), 2, "unknown environment"),
+    "unknown flow": (lambda r: run(r, "deploy.test", "--flow", "nope"), 2, "no flow named"),
+    "unknown flow path": (lambda r: run(r, "flows.discover", "--flow", "nope"), 2,
+                          "no flow folder or flow file"),
+    "bad ref": (lambda r: run(r, "deploy.test", "--changed-since", "nope"), 2,
+                "cannot compare with git"),
+    "missing config": (lambda r: run(r, "deploy.test", DEPLOYMENT_CONFIG_PATH="config/x.yaml"),
+                       2, "configuration file not found"),
+    "config outside": (lambda r: run(r, "deploy.test", DEPLOYMENT_CONFIG_PATH="../out.yaml"), 2,
+                       "points outside the repository"),
+}
+
+
+def _invalid_yaml(repo: Path) -> subprocess.CompletedProcess[str]:
+    (repo / "config" / "environments" / "staging.yaml").write_text("x: [\n")
+    return run(repo, "deploy.test", "--env", "staging")
+
+
+def _unknown_key(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "\nwork_pools:", "\nwrok_pools:")
+    return run(repo, "deploy.test")
+
+
+def _wrong_value(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "  concurrency: 1 ", "  concurrency: lots ")
+    return run(repo, "deploy.test")
+
+
+def _bad_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "      batch_size: 100",
+         "      batch_size: 100\n      batch_sise: 5\n      strict: 'yes'")
+    return run(repo, "deploy.validate", "--offline")
+
+
+def _invalid_flow(repo: Path) -> subprocess.CompletedProcess[str]:
+    with (repo / "flows" / "rpa2" / "workflow.py").open("a") as handle:
+        handle.write("\ndef broken(:\n")
+    return run(repo, "deploy.test")
+
+
+def _dirty_prod(repo: Path) -> subprocess.CompletedProcess[str]:
+    (repo / "flows" / "rpa1" / "notes.txt").write_text("uncommitted")
+    return run(repo, "env.deploy-prod")
+
+
+def _wrong_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
+    run(repo, "deploy.containers", "--env", "dev", "--flow", "rpa1")  # makes docker-pool
+    edit(repo / "config" / "environments" / "development.yaml",
+         "python: {name: python-pool, type: process}", "python: {name: docker-pool, type: process}")
+    return run(repo, "deploy.python", "--flow", "rpa1")
+
+
+FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
+    "invalid yaml": (_invalid_yaml, 2, "invalid YAML"),
+    "unknown key": (_unknown_key, 2, "unknown key 'wrok_pools'"),
+    "wrong value": (_wrong_value, 2, "prefect.concurrency"),
+    "bad parameters": (_bad_parameters, 1, "has no parameter 'batch_sise'"),
+    "invalid flow": (_invalid_flow, 1, "invalid flow: SyntaxError"),
+    "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
+    "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),
+}
+
+
+@pytest.mark.parametrize("name", [*SCENARIOS, *FILE_SCENARIOS])
+def test_every_printed_problem_has_its_troubleshooting_entry(name: str, repo: Path) -> None:
+    scenario, code, expected = {**SCENARIOS, **FILE_SCENARIOS}[name]
+    done = scenario(repo)
+    output = done.stdout + done.stderr
+    assert done.returncode == code, output
+    assert "Traceback" not in output
+    problems = printed_problems(output)
+    assert any(expected in line for line in problems), output
+    patterns = guide_patterns()
+    unmatched = [line for line in problems if not any(p.search(line) for p in patterns)]
+    assert not unmatched, f"no entry in docs/TROUBLESHOOTING.md for: {unmatched}"
+
+
+def test_the_guide_has_an_entry_for_each_error_users_meet() -> None:
+    text = GUIDE.read_text(encoding="utf-8").lower()
+    for topic in ("server unreachable", "missing work pool", "image not found",
+                  "registry login", "parameter", "invalid flow"):
+        assert topic in text, topic
+    assert len(guide_patterns()) >= 25
+
+
+def _engine_available() -> bool:
+    return subprocess.run(["docker", "info"], capture_output=True, timeout=30,
+                          check=False).returncode == 0
+
+
+DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
+    "engine unreachable": (lambda r: run(r, "images.build", DOCKER_HOST="tcp://127.0.0.1:1"),
+                           3, "Docker engine not reachable"),
+    "no registry": (lambda r: run(r, "images.push", DOCKER_REGISTRY=""), 2,
+                    "no registry configured"),
+    "registry unreachable": (lambda r: run(r, "images.push", "--registry",
+                                           f"127.0.0.1:{free_port()}/x"), 3, "is not reachable"),
+    "image not found": (lambda r: run(r, "deploy.containers", "--flow", "rpa1",
+                                      DOCKER_NAMESPACE=f"missing{os.getpid()}"), 1,
+                        "not found locally"),
+}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", list(DOCKER_SCENARIOS))
+def test_docker_problems_have_their_entries(name: str, repo: Path) -> None:
+    from tests.conftest import skip_or_fail
+
+    if name != "engine unreachable" and not _engine_available():
+        skip_or_fail("no Docker engine answers")
+    scenario, code, expected = DOCKER_SCENARIOS[name]
+    done = scenario(repo)
+    output = done.stdout + done.stderr
+    assert done.returncode == code, output
+    assert "Traceback" not in output
+    problems = printed_problems(output)
+    assert any(expected in line for line in problems), output
+    unmatched = [line for line in problems if not any(p.search(line) for p in guide_patterns())]
+    assert not unmatched, f"no entry in docs/TROUBLESHOOTING.md for: {unmatched}"
