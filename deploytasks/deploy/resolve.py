@@ -14,6 +14,7 @@ from typing import Any
 
 from deploytasks.changes import changed_since as changed_since_ref
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.schema_cache import SchemaCache
 from deploytasks.deploy.specs import DeploymentSpec, SpecInputs, build_spec, deployment_name
 from deploytasks.deploy.version import git_version
 from deploytasks.errors import DeployTasksError, ServiceUnavailable, UsageError
@@ -71,8 +72,10 @@ def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] 
     version = git_version(config.root)
     extra = Layer("custom parameters", {"parameters": parameters}, scope="cli") \
         if parameters else None
+    schemas = SchemaCache(config.root)
     for flow in chosen:
-        _resolve_flow(resolution, flow, kinds, version, image_for, extra)
+        _resolve_flow(resolution, flow, kinds, version, image_for, extra, schemas)
+    schemas.save()
     return resolution
 
 
@@ -93,7 +96,7 @@ def select_flows(found: list[FlowSpec], wanted: Sequence[str]) -> list[FlowSpec]
 
 def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
                   version: str | None, image_for: ImageLookup | None,
-                  extra: Layer | None) -> None:
+                  extra: Layer | None, schemas: SchemaCache) -> None:
     if not flow.valid:
         first = flow.errors[0]
         resolution.skipped.append(Skipped(flow.folder, None, None,
@@ -102,7 +105,7 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
     config = resolution.config
     try:
         wanted = [k for k in config.flow_settings(flow.folder).kinds if k in kinds]
-        schema = _schema(config.root, flow)
+        schema = _schema(config.root, flow, schemas)
     except DeployTasksError as error:
         resolution.skipped.append(Skipped(flow.folder, None, None, str(error)))
         return
@@ -140,14 +143,19 @@ def accepted_parameters(flow: FlowSpec) -> set[str] | None:
     return {p.name for p in flow.parameters if p.kind != "var_positional"}
 
 
-def _schema(root: Path, flow: FlowSpec) -> dict[str, Any]:
+def _schema(root: Path, flow: FlowSpec, schemas: SchemaCache) -> dict[str, Any]:
+    source = (root / flow.path).read_text(encoding="utf-8")
+    key = schemas.key(source, str(flow.function))
+    cached = schemas.get(key)
+    if cached is not None:
+        return cached
     from deploytasks.deploy.schema import SchemaError, parameter_schema_with_warnings
 
-    source = (root / flow.path).read_text(encoding="utf-8")
     try:
         schema, _warnings = parameter_schema_with_warnings(source, str(flow.function))
     except SchemaError as error:
         raise DeployTasksError(f"parameter schema: {error}", where=flow.path) from None
+    schemas.put(key, schema)
     return schema
 
 
