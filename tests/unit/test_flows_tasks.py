@@ -202,7 +202,8 @@ def test_collection_shape() -> None:
     contexts = {ctx.name: ctx for ctx in collection.to_contexts()}  # a bad help key raises here
     assert set(contexts) == {"discover", "validate"}
     for name, task_object in (("discover", tasks.discover), ("validate", tasks.validate)):
-        parameters = set(inspect.signature(task_object.body).parameters) - {"c"}
+        parameters = {p.replace("_", "-")
+                      for p in inspect.signature(task_object.body).parameters} - {"c"}
         arguments = contexts[name].args
         assert set(arguments) == parameters
         assert all(argument.help for argument in arguments.values())  # every option explained
