@@ -52,7 +52,7 @@ def _where(origins: dict[tuple[str, ...], Any], *path: str) -> str | None:
 
 def _parameter_problems(spec: DeploymentSpec, flow: FlowSpec,
                         origins: dict[tuple[str, ...], Any]) -> list[Problem]:
-    from prefect.utilities.schema_tools.validation import validate
+    from jsonschema import Draft202012Validator  # what Prefect's own validation is built on
 
     properties = spec.parameter_schema.get("properties", {})
     takes_any = any(p.kind == "var_keyword" for p in flow.parameters)
@@ -64,7 +64,8 @@ def _parameter_problems(spec: DeploymentSpec, flow: FlowSpec,
                 f"remove it, or use one of: {', '.join(properties) or '(none)'}",
                 _where(origins, "parameters", name)))
     known = {k: v for k, v in spec.parameters.items() if k in properties}
-    for error in validate(known, spec.parameter_schema, ignore_required=True):
+    schema = {k: v for k, v in spec.parameter_schema.items() if k != "required"}
+    for error in Draft202012Validator(schema).iter_errors(known):
         name = str(error.path[0]) if error.path else "parameters"
         problems.append(Problem(spec.name, f"parameters.{name}", error.message,
                                 "give a value of the type the flow declares",
