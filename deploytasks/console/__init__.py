@@ -114,7 +114,8 @@ class Output:
         if line:
             props.append(f"line={line}")
         head = f"::{level} {','.join(props)}" if props else f"::{level}"
-        sys.stdout.write(f"{head}::{_escape_data(redact(message))}\n")
+        stream = sys.stderr if self.json_mode else sys.stdout  # keep stdout one JSON document
+        stream.write(f"{head}::{_escape_data(redact(message))}\n")
 
     def step_summary(self, markdown: str) -> None:
         """Append Markdown to the job summary (``$GITHUB_STEP_SUMMARY``) when there is one."""

@@ -119,7 +119,7 @@ def plan_markdown(checked: Checked, plan: Plan) -> str:
 
 
 def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatus],
-                requests: int) -> None:
+                requests: Any) -> None:
     """The dry run: every deployment's action, and for updates the changed fields."""
     _environment_line(out, checked, "Planning")
     for pool in pools:
@@ -131,11 +131,13 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
         _plan_item(out, item)
     skipped_and_problems(out, checked)
     plan_summary_line(out, plan)
-    out.line(f"Dry run: nothing was written ({requests} read requests).", style="dim")
+    out.line(f"Dry run: nothing was written ({requests.reads} read, {requests.writes} write "
+             "requests).", style="dim")
     out.step_summary(plan_markdown(checked, plan))
     out.json({"environment": checked.resolution.config.env.name,
               "plan": [i.to_document() for i in plan.items], "summary": plan.counts(),
               "pools": [{"name": p.name, "type": p.type, "state": p.state} for p in pools],
+              "requests": {"reads": requests.reads, "writes": requests.writes},
               **_skipped_documents(checked)})
 
 

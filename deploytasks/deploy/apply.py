@@ -63,7 +63,9 @@ async def create_missing_pools(config: ResolvedConfig, pools: list[PoolStatus],
             await gateway.create_work_pool(pool.name, pool.type, base_job_template(pool))
             report.pools_created.append(pool.name)
         except DeployTasksError as error:
-            report.pool_failures[pool.name] = str(error)
+            now = (await gateway.read_work_pools()).get(pool.name)
+            if now is None or now.type != pool.type:  # not created meanwhile by another run
+                report.pool_failures[pool.name] = str(error)
 
 
 async def apply_plan(plan: Plan, gateway: PrefectGateway, *, concurrency: int,

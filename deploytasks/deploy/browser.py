@@ -8,6 +8,7 @@ own page.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -45,11 +46,16 @@ def check_in_browser(ui: str, links: dict[str, str], root: Path) -> BrowserResul
     _run(chromium, [f"--screenshot={result.screenshot}", listing])
     page = _run(chromium, ["--dump-dom", listing])
     for name, link in links.items():
-        if name in page or name in _run(chromium, ["--dump-dom", link]):
+        if _shows(page, name) or _shows(_run(chromium, ["--dump-dom", link]), name):
             result.seen.append(name)
         else:
             result.missing.append(name)
     return result
+
+
+def _shows(dom: str, name: str) -> bool:
+    """``name`` appears as a whole name (not inside ``name-x2``)."""
+    return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", dom) is not None
 
 
 def _run(chromium: str, arguments: list[str]) -> str:

@@ -129,7 +129,7 @@ class ServerState:
 
     plan: Plan
     pools: list[PoolStatus]
-    requests: int
+    requests: RequestCounter
 
 
 def read_plan(resolution: Resolution, kinds: list[Kind]) -> Plan:
@@ -150,11 +150,11 @@ async def _state_with(gateway: PrefectGateway, resolution: Resolution,
                                             [s.name for s in resolution.specs])
     plan = make_plan(resolution.specs, remote, ownership_tag=prefect.ownership_tag,
                      env_tag=f"env:{config.env.short}",
-                     find_orphans=not resolution.narrowed and set(kinds) == set(KINDS))
+                     known_names=None if resolution.narrowed else resolution.known_names)
     existing = await gateway.read_work_pools()
     pools = check_pools(config.settings.work_pools, kinds,
                         {name: pool.type for name, pool in existing.items()})
-    return ServerState(plan, pools, gateway.counter.reads + gateway.counter.writes)
+    return ServerState(plan, pools, gateway.counter)
 
 
 def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,

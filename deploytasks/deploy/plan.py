@@ -96,15 +96,21 @@ class Plan:
 
 
 def make_plan(specs: list[DeploymentSpec], remote: list[RemoteDeployment], *,
-              ownership_tag: str, env_tag: str, find_orphans: bool = True) -> Plan:
-    """Decide each deployment's action; orphans are managed ones of this env no spec wants."""
+              ownership_tag: str, env_tag: str,
+              known_names: set[str] | None = None) -> Plan:
+    """Decide each deployment's action.
+
+    Orphans are managed deployments of this environment whose name no flow folder
+    of the repository stands for (``known_names``; None: orphans are not looked for).
+    """
     by_key = {deployment.key: deployment for deployment in remote}
     items = [_item_for(spec, by_key.get(spec.key), ownership_tag) for spec in specs]
-    if find_orphans:
+    if known_names is not None:
         wanted = {spec.key for spec in specs}
         items += [PlanItem("orphaned", d.name, d.flow_name, _kind_of(d), remote=d)
                   for d in remote
-                  if d.key not in wanted and d.managed(ownership_tag) and env_tag in d.tags]
+                  if d.key not in wanted and d.name not in known_names
+                  and d.managed(ownership_tag) and env_tag in d.tags]
     return Plan(items)
 
 

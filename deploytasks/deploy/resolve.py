@@ -22,7 +22,7 @@ from deploytasks.flows.commands import discovery_options, validation_options
 from deploytasks.flows.discovery import FlowSpec, discover
 from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
-from deploytasks.settings import Kind
+from deploytasks.settings import KINDS, Kind
 
 ImageLookup = Callable[[ResolvedConfig, FlowSpec], str]
 
@@ -51,6 +51,7 @@ class Resolution:
     specs: list[DeploymentSpec] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     narrowed: bool = False
+    known_names: set[str] = field(default_factory=set)  # of every flow folder, even invalid
 
 
 def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] = (), *,
@@ -68,7 +69,8 @@ def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] 
         chosen = [flow for flow in chosen if changes.selects(flow.folder)]
     chosen = validate(config.root, chosen,
                       validation_options(config, (flow.folder for flow in chosen)))
-    resolution = Resolution(config, chosen, narrowed=bool(flows or changed_since))
+    resolution = Resolution(config, chosen, narrowed=bool(flows or changed_since),
+                            known_names=known_names(config, found))
     version = git_version(config.root)
     extra = Layer("custom parameters", {"parameters": parameters}, scope="cli") \
         if parameters else None
@@ -77,6 +79,19 @@ def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] 
         _resolve_flow(resolution, flow, kinds, version, image_for, extra, schemas)
     schemas.save()
     return resolution
+
+
+def known_names(config: ResolvedConfig, found: list[FlowSpec]) -> set[str]:
+    """The deployment names every flow folder in the repository stands for, valid or not:
+    only a deployment outside this set is an orphan (a broken flow's are not)."""
+    names: set[str] = set()
+    for flow in found:
+        try:
+            kinds = config.flow_settings(flow.folder).kinds
+        except DeployTasksError:
+            kinds = list(KINDS)
+        names.update(deployment_name(config, flow.folder, kind) for kind in kinds)
+    return names
 
 
 def select_flows(found: list[FlowSpec], wanted: Sequence[str]) -> list[FlowSpec]:

@@ -8,6 +8,7 @@ any change that could change the schema misses the cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -27,11 +28,8 @@ class SchemaCache:
         self._entries: dict[str, Any] | None = None
         self._dirty = False
 
-    @staticmethod
-    def key(source: str, function: str) -> str:
-        from importlib.metadata import version
-
-        text = "\0".join((DERIVER_VERSION, version("prefect"), function, source))
+    def key(self, source: str, function: str) -> str:
+        text = "\0".join((DERIVER_VERSION, _prefect_version(), function, source))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -61,3 +59,10 @@ class SchemaCache:
                 loaded = {}
             self._entries = loaded if isinstance(loaded, dict) else {}
         return self._entries
+
+
+@functools.cache
+def _prefect_version() -> str:
+    from importlib.metadata import version
+
+    return version("prefect")

@@ -39,8 +39,10 @@ def remote(of: DeploymentSpec | None = None, *, name: str = "rpa1-python-dev",
                             fields={**(of.comparable() if of else {}), **fields})
 
 
-def plan_of(specs: list[DeploymentSpec], remotes: list[RemoteDeployment], **options: bool):
-    return make_plan(specs, remotes, ownership_tag=OWNER, env_tag="env:dev", **options)
+def plan_of(specs: list[DeploymentSpec], remotes: list[RemoteDeployment],
+            known_names: set[str] | None = frozenset()):  # type: ignore[assignment]
+    return make_plan(specs, remotes, ownership_tag=OWNER, env_tag="env:dev",
+                     known_names=None if known_names is None else set(known_names))
 
 
 def actions(plan) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -94,7 +96,13 @@ def test_managed_deployment_no_longer_wanted_is_orphaned() -> None:
 
 
 def test_orphans_are_not_looked_for_when_told_not_to() -> None:
-    assert plan_of([], [remote(spec("old-python-dev"))], find_orphans=False).items == []
+    assert plan_of([], [remote(spec("old-python-dev"))], known_names=None).items == []
+
+
+def test_a_deployment_of_a_flow_still_in_the_repository_is_not_orphaned() -> None:
+    # e.g. the flow is broken for a moment and was skipped: its deployments must stay
+    assert plan_of([], [remote(spec("old-python-dev"))], known_names={"old-python-dev"}).items \
+        == []
 
 
 def test_managed_deployment_of_another_environment_is_not_orphaned() -> None:
