@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from deploytasks import paths
 from deploytasks.console import Output
 from deploytasks.deploy import commands
 from deploytasks.env.commands import server_up
+from deploytasks.env.local_server import LocalServer
 from deploytasks.errors import DeployTasksError
 from deploytasks.flows.commands import discover_command, validate_command
 from deploytasks.settings import Kind
@@ -20,6 +22,7 @@ from deploytasks.settings import Kind
 def quickstart(out: Output, env: str | None) -> int:
     """Run every step; a failing step is reported and the next ones still run."""
     server_up(out)
+    state = LocalServer.for_repo(paths.repo_root()).state()
     codes = [_step(out, "Discover flows", lambda: discover_command(out, env=env)),
              _step(out, "Validate flows", lambda: validate_command(out, env=env))]
     kinds = _kinds(out, env)
@@ -30,7 +33,19 @@ def quickstart(out: Output, env: str | None) -> int:
     out.line("")
     out.line("[green]Quickstart finished.[/]" if worst == 0 else
              f"[yellow]Quickstart finished with problems (exit {worst}); see above.[/]")
+    if state is not None:
+        _next_steps(out, state.api_url, state.ui_url)
     return worst
+
+
+def _next_steps(out: Output, api: str, ui: str) -> None:
+    out.line(f"Prefect UI: {ui}  (API {api})")
+    out.line("Run a flow: start a worker, then trigger a deployment:", style="dim")
+    out.line(f"  PREFECT_API_URL={api} .venv/bin/prefect worker start --pool python-pool",
+             style="dim", markup=False)
+    out.line(f"  PREFECT_API_URL={api} .venv/bin/prefect deployment run "
+             "'RPA1ProcessingFlow/rpa1-python-dev'", style="dim", markup=False)
+    out.line("Stop the server: make server-down", style="dim")
 
 
 def _kinds(out: Output, env: str | None) -> tuple[Kind, ...]:
