@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,23 +49,26 @@ def session(options: ImageOptions) -> Iterator[Engine]:
 def push_images(engine: Engine, options: ImageOptions, targets: Sequence[ImageTarget],
                 manifest: Manifest, reporter: Reporter) -> list[ImageResult]:
     """Push the content tag and the mutable tag of every target's image."""
-    registry = options.require_registry()
-    preflight(engine, options, targets, registry)
-    for target in targets:
-        reporter.state(target.flow, "queued")
-    return run_parallel(targets, lambda t: _push_one(engine, options, t, manifest, reporter,
-                                                    registry), options.parallelism)
+    return _transfer(engine, options, targets, reporter, lambda t, registry: _push_one(
+        engine, options, t, manifest, reporter, registry))
 
 
 def pull_images(engine: Engine, options: ImageOptions, targets: Sequence[ImageTarget],
                 manifest: Manifest, reporter: Reporter) -> list[ImageResult]:
     """Pull every target's image: its content tag when the manifest knows it, else the tag."""
+    return _transfer(engine, options, targets, reporter, lambda t, registry: _pull_one(
+        engine, options, t, manifest, reporter, registry))
+
+
+def _transfer(engine: Engine, options: ImageOptions, targets: Sequence[ImageTarget],
+              reporter: Reporter, one: Callable[[ImageTarget, str], ImageResult]
+              ) -> list[ImageResult]:
+    """Check the registry once, then move every target's image with bounded parallelism."""
     registry = options.require_registry()
     preflight(engine, options, targets, registry)
     for target in targets:
         reporter.state(target.flow, "queued")
-    return run_parallel(targets, lambda t: _pull_one(engine, options, t, manifest, reporter,
-                                                    registry), options.parallelism)
+    return run_parallel(targets, lambda t: one(t, registry), options.parallelism)
 
 
 def preflight(engine: Engine, options: ImageOptions, targets: Sequence[ImageTarget],
