@@ -13,6 +13,9 @@ PATTERN :=
 REGISTRY :=
 FLOW :=
 VERBOSE :=
+# Values reach invoke literally: never exported (exporting expands them as make code),
+# read with $(value …) and single-quoted for the shell.
+unexport ENV PATTERN REGISTRY FLOW VERBOSE
 
 # Single-quote a value for the shell.
 quote = '$(subst ','\'',$(1))'
@@ -38,7 +41,7 @@ setup: $(STAMP) ## Create .venv and install the project (quick when nothing chan
 	@true
 
 quickstart: $(STAMP) ## Set up, start the local Prefect server, then discover, validate, deploy and check.
-	@$(INVOKE) quickstart $(if $(ENV),--env $(call quote,$(ENV)))
+	@$(INVOKE) quickstart $(if $(value ENV),--env $(call quote,$(value ENV)))
 
 test: $(STAMP) ## Set up, then run the whole test suite.
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
@@ -50,52 +53,52 @@ server-down: $(STAMP) ## Stop the embedded local Prefect server.
 	@$(INVOKE) env.down
 
 discover-flows: $(STAMP) ## Find the flows and show which are ready to deploy.
-	@$(INVOKE) flows.discover $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) flows.discover $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 validate-flows: $(STAMP) ## Validate flow structure, dependencies, Dockerfiles, env files.
-	@$(INVOKE) flows.validate $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) flows.validate $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 build-deployments: $(STAMP) ## Write every deployment spec of ENV under build/deployments/.
-	@$(INVOKE) deploy.build $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.build $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 deploy-python: $(STAMP) ## Deploy the Python (process) deployments of ENV.
-	@$(INVOKE) deploy.python $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.python $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 deploy-containers: $(STAMP) ## Deploy the Docker deployments of ENV.
-	@$(INVOKE) deploy.containers $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.containers $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 deploy-all: $(STAMP) ## Deploy the Python and Docker deployments of ENV.
-	@$(INVOKE) deploy.all $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.all $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 clean-deployments: $(STAMP) ## Remove managed deployments (PATTERN, default all).
-	@$(INVOKE) deploy.clean $(if $(PATTERN),--pattern $(call quote,$(PATTERN))) $(if $(ENV),--env $(call quote,$(ENV)))
+	@$(INVOKE) deploy.clean $(if $(value PATTERN),--pattern $(call quote,$(value PATTERN))) $(if $(value ENV),--env $(call quote,$(value ENV)))
 
 deploy-dev: $(STAMP) ## Deploy everything to development.
-	@$(INVOKE) env.deploy-dev $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) env.deploy-dev $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 deploy-staging: $(STAMP) ## Deploy everything to staging.
-	@$(INVOKE) env.deploy-staging $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) env.deploy-staging $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 deploy-prod: $(STAMP) ## Deploy everything to production (validated first).
-	@$(INVOKE) env.deploy-prod $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) env.deploy-prod $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 validate-deployments: $(STAMP) ## Validate the deployments of ENV without writing.
-	@$(INVOKE) deploy.validate $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.validate $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 test-deployments: $(STAMP) ## Dry run: plan create/update/unchanged/orphaned for ENV.
-	@$(INVOKE) deploy.test $(if $(ENV),--env $(call quote,$(ENV))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.test $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 check-ui: $(STAMP) ## Check the deployments of ENV as the Prefect UI shows them.
-	@$(INVOKE) deploy.check $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) deploy.check $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 build-images: $(STAMP) ## Build the Docker image of every flow with a Dockerfile.
-	@$(INVOKE) images.build $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) images.build $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 push-images: $(STAMP) ## Push the flows' images to REGISTRY.
-	@$(INVOKE) images.push $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) images.push $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 pull-images: $(STAMP) ## Pull the flows' images from REGISTRY.
-	@$(INVOKE) images.pull $(if $(REGISTRY),--registry $(call quote,$(REGISTRY))) $(if $(FLOW),--flow $(call quote,$(FLOW))) $(if $(ENV),--env $(call quote,$(ENV))) $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) images.pull $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
 base-image: $(STAMP) ## Build the local Prefect base image (no Docker Hub needed).
-	@$(INVOKE) images.base $(if $(call truthy,$(VERBOSE)),--verbose)
+	@$(INVOKE) images.base $(if $(call truthy,$(value VERBOSE)),--verbose)

@@ -30,7 +30,11 @@ class ChangeSet:
 
 def changed_since(root: Path, ref: str, flows_dir: str) -> ChangeSet:
     """Compare the work tree with ``ref``; a ref git does not know is a usage error."""
-    files = _git(root, "diff", "--name-only", ref, "--") + \
+    if ref.startswith("-") or not ref.strip():
+        raise UsageError(f"{ref!r} is not a git ref", where="--changed-since",
+                         hint="pass a branch, tag or commit such as origin/main")
+    _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    files = _git(root, "diff", "--name-only", "--end-of-options", ref, "--") + \
         _git(root, "ls-files", "--others", "--exclude-standard")
     everything = any(name.startswith(SHARED) for name in files)
     prefix = PurePosixPath(flows_dir.strip("/"))
@@ -47,7 +51,8 @@ def _git(root: Path, *args: str) -> list[str]:
     done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
                           timeout=30, check=False)
     if done.returncode != 0:
-        problem = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "git failed"
+        problem = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else \
+            f"git {args[0]} failed (is it a ref git knows?)"
         raise UsageError(f"cannot compare with git: {problem}", where="--changed-since",
                          hint="pass a ref git knows (a branch, tag or commit; in CI fetch it "
                               "first, e.g. actions/checkout with fetch-depth: 0)")

@@ -202,7 +202,7 @@ def resolve_environment(settings: Settings, requested: str | None) -> Environmen
     )
     where = "--env" if requested else ("DEPLOYMENT_ENV" if os.environ.get("DEPLOYMENT_ENV")
                                        else None)
-    raise ConfigError(f"unknown environment '{given}'", where=where, hint=f"use one of {known}")
+    raise ConfigError(f"unknown environment {given!r}", where=where, hint=f"use one of {known}")
 
 
 def _env_layer() -> Layer:

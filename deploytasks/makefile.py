@@ -30,6 +30,9 @@ PATTERN :=
 REGISTRY :=
 FLOW :=
 VERBOSE :=
+# Values reach invoke literally: never exported (exporting expands them as make code),
+# read with $(value …) and single-quoted for the shell.
+unexport ENV PATTERN REGISTRY FLOW VERBOSE
 
 # Single-quote a value for the shell.
 quote = '$(subst ','\\'',$(1))'
@@ -71,8 +74,9 @@ class Target:
 
 def _option(variable: str) -> str:
     if variable == "VERBOSE":
-        return "$(if $(call truthy,$(VERBOSE)),--verbose)"
-    return f"$(if $({variable}),{VALUE_OPTIONS[variable]} $(call quote,$({variable})))"
+        return "$(if $(call truthy,$(value VERBOSE)),--verbose)"
+    return (f"$(if $(value {variable}),{VALUE_OPTIONS[variable]} "
+            f"$(call quote,$(value {variable})))")
 
 
 TARGETS: tuple[Target, ...] = (

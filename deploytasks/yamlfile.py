@@ -64,6 +64,9 @@ def parse_yaml(text: str) -> YamlDocument:
                         ) from None
     except yaml.YAMLError as error:
         raise YamlError(f"invalid YAML: {error}") from None
+    except RecursionError:
+        raise YamlError(f"nested deeper than {MAX_DEPTH} levels",
+                        hint="flatten the structure") from None
     if root is None:
         return YamlDocument({})
     if not isinstance(root, yaml.MappingNode):

@@ -170,3 +170,13 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def interrupted_summary(action: str, progress: ProgressView) -> str:
+    """One line for Ctrl-C: which images finished, which did not, and how to finish."""
+    done = [flow for flow, row in progress.rows.items() if row.state in DONE_STYLE]
+    left = [flow for flow in progress.rows if flow not in done]
+    finished = ", ".join(f"{flow} ({progress.rows[flow].state})" for flow in done) or "none"
+    return (f"interrupted: {len(done)} of {len(progress.rows)} images finished {action}: "
+            f"{finished}; not finished: {', '.join(left) or 'none'} — run the same command "
+            "again (finished images are reused)")

@@ -8,16 +8,32 @@ command that builds it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from deploytasks.config import ResolvedConfig
 from deploytasks.errors import DeployTasksError
 from deploytasks.flows.discovery import FlowSpec
 
+if TYPE_CHECKING:
+    from deploytasks.images.refs import ImageRef
+
 
 def image_for(config: ResolvedConfig, flow: FlowSpec) -> str:
     """The pinned image reference of ``flow`` (no engine needed)."""
+    return _ref(config, flow).pinned
+
+
+def _ref(config: ResolvedConfig, flow: FlowSpec) -> ImageRef:
+    """The flow's image; a name Docker refuses is this deployment's problem, not a crash."""
+    from deploytasks.images.content import InvalidReference
     from deploytasks.images.refs import image_for_flow
 
-    return image_for_flow(config, flow.folder).pinned
+    try:
+        return image_for_flow(config, flow.folder)
+    except InvalidReference as error:
+        raise DeployTasksError(f"no valid image name: {error}",
+                               hint="rename the flow folder (lower case, digits, '.', '_', '-')"
+                                    " or fix docker.namespace / docker.tag") from None
 
 
 def verified_image_for(config: ResolvedConfig, flow: FlowSpec) -> str:
@@ -25,9 +41,9 @@ def verified_image_for(config: ResolvedConfig, flow: FlowSpec) -> str:
 
     ``ServiceUnavailable`` (engine down) propagates: it stops the whole run (exit 3).
     """
-    from deploytasks.images.refs import image_for_flow, locate_image
+    from deploytasks.images.refs import locate_image
 
-    ref = image_for_flow(config, flow.folder)
+    ref = _ref(config, flow)
     if locate_image(ref) == "missing":
         where = f"locally or in {ref.registry}" if ref.registry else "locally"
         raise DeployTasksError(

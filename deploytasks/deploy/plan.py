@@ -70,8 +70,19 @@ class PlanItem:
     def to_document(self) -> dict[str, Any]:
         return {"action": self.action, "name": self.name, "flow_name": self.flow_name,
                 "type": self.kind,
-                "changes": [{"field": c.field, "old": c.old, "new": c.new}
-                            for c in self.changes]}
+                "changes": [{"field": c.field, "old": masked(c.field, c.old),
+                             "new": masked(c.field, c.new)} for c in self.changes]}
+
+
+MASK = "********"
+
+
+def masked(field: str, value: Any) -> Any:
+    """Job variables with their ``env`` values hidden (they may be secrets, old or new)."""
+    if field != "job_variables" or not isinstance(value, dict) or \
+            not isinstance(value.get("env"), dict):
+        return value
+    return {**value, "env": {key: MASK for key in value["env"]}}
 
 
 @dataclass

@@ -68,6 +68,22 @@ class RequestCounter:
             self.writes += 1
 
 
+class ServerBusy(Exception):
+    """The server answered 429/5xx. Raised from a response hook so that Prefect's client,
+    whose retry loop sleeps ~2 s even with retries off, hands it straight to ours."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}: {_detail(response)}")
+        self.status_code = response.status_code
+
+
+async def fail_fast_when_busy(response: httpx.Response) -> None:
+    """httpx response hook: turn a 'busy' answer into ``ServerBusy``."""
+    if response.status_code in (429, 502, 503, 504):
+        await response.aread()
+        raise ServerBusy(response)
+
+
 @dataclass
 class Breaker:
     """Opens after the server stayed unreachable through a whole retry budget."""
@@ -93,7 +109,8 @@ class PrefectGateway:
     async def __aenter__(self) -> PrefectGateway:
         self._stack.enter_context(temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}))
         settings: dict[str, Any] = {"timeout": self.timeout,
-                                    "event_hooks": {"request": [self.counter]}}
+                                    "event_hooks": {"request": [self.counter],
+                                                    "response": [fail_fast_when_busy]}}
         if self.api_url.startswith("http://"):  # no TLS: spare loading the CA bundle (~0.1 s)
             settings["verify"] = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         client = PrefectClient(self.api_url, api_key=self.api_key, httpx_settings=settings)
@@ -317,7 +334,7 @@ def _update_values(spec: DeploymentSpec) -> dict[str, Any]:
 
 
 def _transient(error: Exception) -> bool:
-    if isinstance(error, httpx.TransportError):
+    if isinstance(error, httpx.TransportError | ServerBusy):
         return True
     if isinstance(error, httpx.HTTPStatusError):
         return error.response.status_code in (408, 429) or error.response.status_code >= 500

@@ -103,7 +103,7 @@ def select_flows(found: list[FlowSpec], wanted: Sequence[str]) -> list[FlowSpec]
         matches = [f for f in found if name in (f.folder, f.name, f.path)]
         if not matches:
             known = ", ".join(sorted(f.folder for f in found)) or "none"
-            raise UsageError(f"no flow named '{name}'", where="--flow",
+            raise UsageError(f"no flow named {name!r}", where="--flow",
                              hint=f"use a flow folder name; known flows: {known}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen

@@ -628,7 +628,9 @@ def _env_key_problem(key: str, has_value: bool, line: int, rel: str) -> Finding 
     if not key:
         return Finding.error(rel, line, f"line {line} has an empty name before '='", hint)
     if not _ENV_NAME_RE.match(key):
-        return Finding.error(rel, line, f"{key[:64]!r} is not a valid variable name", hint)
+        # The "name" may hold a value typed with ':' instead of '=': never echo it.
+        return Finding.error(rel, line, f"line {line}: the text before '=' is not a valid "
+                             "variable name", hint)
     return None
 
 

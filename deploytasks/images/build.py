@@ -91,8 +91,12 @@ def build_one(engine: Engine, job: BuildJob) -> ImageResult:
                       job.reporter)
     except Exception as error:  # one image's failure must not stop the others
         return failed(flow, image, as_failure(error), started, job.reporter)
+    previous = job.manifest.get(flow, name.repository)
+    pushed = previous if previous and previous.content_hash == digest.sha256 else None
     job.manifest.put(ImageRecord(flow, image, name.repository, name.tag, digest.tag,
-                                 digest.sha256, image_id, status, now()))
+                                 digest.sha256, image_id, status, now(),
+                                 pushed.digest if pushed else None,  # same content: same digest
+                                 pushed.pushed_at if pushed else None))
     seconds = time.monotonic() - started
     job.reporter.state(flow, status, digest.tag)
     return ImageResult(flow, image, status, seconds, content_ref, image_id, warnings=warnings)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from deploytasks.console import Output
 from deploytasks.console import images as view
+from deploytasks.errors import Interrupted
 from deploytasks.images.manifest import Manifest
 from deploytasks.images.results import ImageResult, Reporter, exit_code
 from deploytasks.images.targets import ImageOptions, ImageTarget, find_targets, split_names
@@ -97,6 +98,9 @@ def _run_images(out: Output, action: str, targets: Sequence[ImageTarget],
     if not targets:
         out.line(f"{action}: no flow folder has a Dockerfile", markup=False)
     with view.ProgressView(out, [t.flow for t in targets]) as progress:
-        results = work(progress)
+        try:
+            results = work(progress)
+        except KeyboardInterrupt:
+            raise Interrupted(view.interrupted_summary(action, progress)) from None
     view.render_results(out, action, results, time.monotonic() - started, extra)
     return exit_code(results)

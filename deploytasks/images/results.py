@@ -7,9 +7,9 @@ instead of raising it — one failing image never stops the others.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -94,18 +94,49 @@ def as_failure(error: Exception) -> DeployTasksError:
 
 def run_parallel(items: Sequence[T], work: Callable[[T], ImageResult],
                  parallelism: int) -> list[ImageResult]:
-    """Run ``work`` over ``items`` in at most ``parallelism`` threads; results in item order."""
+    """Run ``work`` over ``items`` in at most ``parallelism`` threads; results in item order.
+
+    The threads are daemons and nothing new starts after Ctrl-C, so an interrupt
+    stops the command at once instead of waiting for the builds in flight (the
+    engine finishes or drops them on its own).
+    """
     if not items:
         return []
     workers = max(1, min(parallelism, len(items)))
     if workers == 1:
         return [work(item) for item in items]
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="images")
+    pending = list(enumerate(items))
+    results: dict[int, ImageResult] = {}
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not pending or failures:
+                    return
+                index, item = pending.pop(0)
+            try:
+                results[index] = work(item)
+            except BaseException as error:  # a bug in one worker: re-raised in the caller
+                failures.append(error)
+                return
+
+    threads = [threading.Thread(target=worker, name=f"images-{n}", daemon=True)
+               for n in range(workers)]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(work, item) for item in items]
-        return [future.result() for future in futures]
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # short joins let Ctrl-C reach this thread
+    except KeyboardInterrupt:
+        with lock:
+            pending.clear()
+        raise
+    if failures:
+        raise failures[0]
+    return [results[index] for index in range(len(items))]
 
 
 def exit_code(results: Sequence[ImageResult]) -> int:

@@ -213,11 +213,6 @@ def test_server_answering_503_to_every_third_write(repo_copy: Path, server: Priv
     assert again.json()["requests"]["writes"] == 0 and proxy.writes == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: each 503 still costs Prefect's ~2 s backoff: "
-                   "prefect_api.PrefectGateway sets PREFECT_CLIENT_MAX_RETRIES=0, but Prefect's "
-                   "PrefectHttpxAsyncClient._send_with_retry sleeps 2**1 s after the last attempt "
-                   "of a 503 before returning it; the gateway's own short backoff comes on top "
-                   "(30 flows with ~30 refused writes: ~72 s instead of ~8 s)")
 def test_a_503_costs_the_short_backoff_not_prefects_two_seconds(
         repo_copy: Path, server: PrivateServer, tmp_path: Path) -> None:
     copies = {"direct": repo_copy, "proxied": tmp_path / "proxied"}
@@ -411,11 +406,6 @@ def test_sigint_during_images_build(repo_copy: Path, docker_namespace: str,
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="BUG: an interrupted images.build --json says only "
-                   "'interrupted — what finished is kept' (taskrun.execute's generic line) and "
-                   "prints no JSON: nothing tells a CI job which images were built, unlike "
-                   "deploy's 'interrupted: N of M changes written' (images/commands.py "
-                   "_run_images does not catch KeyboardInterrupt)")
 def test_interrupted_images_build_says_what_finished(repo_copy: Path, docker_namespace: str,
                                                      tmp_path: Path) -> None:
     _tasks_py(repo_copy)
@@ -436,11 +426,6 @@ RUN sleep 20
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="BUG: Ctrl-C during images.build waits for every build "
-                   "in progress to run to its end when builds run in threads (images/results.py "
-                   "run_parallel: pool.shutdown(wait=True); the docker builds are not "
-                   "cancelled), so with a 20 s RUN step the command takes ~20 s to stop. With "
-                   "one image (no thread pool) Ctrl-C stops it at once")
 def test_sigint_stops_a_slow_build_promptly(repo_copy: Path, docker_namespace: str,
                                             tmp_path: Path) -> None:
     _tasks_py(repo_copy)

@@ -184,11 +184,6 @@ def test_hostile_registry_values(repo: Repo) -> None:
     repo.unchanged()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a value with a newline is echoed raw, so the "
-                   "'one line' error spans two lines: deploy.* --flow ('no flow named …', "
-                   "deploy/resolve.py) and --env / DEPLOYMENT_ENV ('unknown environment …', "
-                   "config.py) quote with '{value}' instead of {value!r} (flows.discover gets "
-                   "it right)")
 @pytest.mark.parametrize("args", [("deploy.build", "--flow", STRINGS["newline"]),
                                   ("deploy.build", "--env", STRINGS["newline"])],
                          ids=["flow", "env"])
@@ -230,12 +225,6 @@ def test_hostile_flow_folder_names_are_read_not_run(repo: Repo) -> None:
     repo.unchanged()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a flow folder whose name Docker refuses as an image "
-                   "name (any uppercase letter, e.g. flows/Invoices, or shell characters) makes "
-                   "deploy.build/validate/test/check/all crash with a traceback: "
-                   "images/content.py InvalidReference (a ValueError, not a DeployTasksError) "
-                   "escapes from images/refs.image_for_flow via deploy/images_link.image_for; "
-                   "images.build reports the same folder as a per-image failure")
 @pytest.mark.parametrize("folder", ["Invoices", STRINGS["dollar-paren"]],
                          ids=["uppercase", "dollar-paren"])
 def test_folder_docker_refuses_is_a_finding_not_a_crash(repo: Repo, folder: str) -> None:
@@ -329,10 +318,6 @@ def test_nesting_past_the_bound_fails_fast(repo: Repo) -> None:
     repo.unchanged()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: 10,000-deep nesting in a configuration file ends in "
-                   "a RecursionError traceback (exit 1), not exit 2 with one line: "
-                   "yamlfile.parse_yaml calls yaml.compose, whose composer recurses per level "
-                   "before _Converter's MAX_DEPTH bound is reached; RecursionError is not caught")
 @pytest.mark.parametrize(("corpus", "where"), [("deep-nesting-list.yaml", "main"),
                                                ("deep-nesting-map.yaml", "overlay")])
 def test_ten_thousand_deep_nesting_fails_fast(repo: Repo, corpus: str, where: str) -> None:
@@ -421,12 +406,6 @@ def test_hostile_changed_since_refs(repo: Repo) -> None:
     repo.unchanged()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --changed-since is passed to 'git diff --name-only "
-                   "<ref> --' as is (changes.py changed_since), so a value starting with '-' is "
-                   "a git option: --changed-since=--output=<file> makes git write a file "
-                   "anywhere, and the run exits 0 with '0 deployments'. The ref should be "
-                   "refused unless it starts with a letter/digit (or use --end-of-options / "
-                   "git rev-parse --verify)")
 def test_changed_since_cannot_smuggle_git_options(repo: Repo) -> None:
     _git_repo(repo.root)
     with (repo.root / "flows/rpa1/workflow.py").open("a") as handle:
@@ -485,12 +464,6 @@ def test_make_clean_deployments_quotes_the_pattern(make_repo: Repo) -> None:
     make_repo.unchanged()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the generated Makefile expands command-line "
-                   "variables as make code: PATTERN='$(touch PWNED)' becomes empty, so "
-                   "'make clean-deployments' runs 'invoke deploy.clean' with no pattern and "
-                   "DELETES EVERY managed deployment; ENV='$(shell touch PWNED)' runs a shell. "
-                   "deploytasks/makefile.py should pass $(value VAR) to quote (and test it in "
-                   "$(if …)) so values reach invoke literally")
 @pytest.mark.parametrize("args", [("clean-deployments", "PATTERN=$(touch PWNED)"),
                                   ("test-deployments", "ENV=$(shell touch PWNED)")],
                          ids=["pattern-vanishes", "shell-runs"])
@@ -509,10 +482,6 @@ def test_make_passes_dollar_values_literally(make_repo: Repo, args: tuple[str, .
 
 
 @pytest.mark.docker
-@pytest.mark.xfail(strict=True, reason="BUG: DOCKER_TAG with non-ASCII letters (e.g. 'ünï') "
-                   "passes the tag check (images/content.py TAG_RE uses \\w without re.ASCII), "
-                   "so images.build builds, then fails tagging with a multi-line 'unexpected "
-                   "DockerException' (exit 1) instead of exit 2 naming DOCKER_TAG")
 def test_non_ascii_docker_tag_is_a_usage_error(repo: Repo) -> None:
     from support.docker_services import engine_answers
 

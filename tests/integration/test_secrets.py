@@ -362,11 +362,6 @@ def test_env_vars_named_in_config_reach_the_server_but_are_never_printed(world: 
     assert leaks(on_server, others) == []  # only the named key went to the server
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a mistyped .env line such as 'LEGACY_TOKEN: "
-                   "<base64>==' (YAML-style, the value's '=' padding makes it look like "
-                   "KEY=VALUE) is echoed in the finding \"'LEGACY_TOKEN: <secret>' is not a valid "
-                   "variable name\" by flows.validate and every deploy.* that skips the flow "
-                   "(flows/validation.py _env_key_problem prints key[:64])")
 def test_a_mistyped_env_line_does_not_echo_its_value(world: World) -> None:
     value = _token("b64LEGACY")
     env_file = world.root / "flows/rpa2/.env"
@@ -384,11 +379,6 @@ def test_a_mistyped_env_line_does_not_echo_its_value(world: World) -> None:
     assert leaks(output_haystacks(world.runs), {"LEGACY_TOKEN": value}) == []  # ...not shown
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: after a .env value named in env_vars changes, "
-                   "'deploy.test --json' prints the OLD value, read back from the server, in "
-                   "plan[].changes[].old.env: PlanItem.to_document (deploy/plan.py) emits raw "
-                   "job_variables, and redact() only knows the values read from .env now; the "
-                   "human diff masks it (console/deploy.py _leaf_diff)")
 def test_plan_json_masks_the_env_value_on_the_server(world: World) -> None:
     token_key = "RPA1_API_TOKEN"
     _deployed_without_env_vars(world)

@@ -323,8 +323,8 @@ def test_env_file_problems_never_show_values(tmp_path: Path) -> None:
     shown = [(f.severity, f.line, f.message) for f in (*spec.errors, *spec.warnings)]
     assert shown == [
         ("error", 2, "line 2 has an empty name before '='"),
-        ("error", 3, "'1BAD' is not a valid variable name"),
-        ("error", 4, "'MY-KEY' is not a valid variable name"),
+        ("error", 3, "line 3: the text before '=' is not a valid variable name"),
+        ("error", 4, "line 4: the text before '=' is not a valid variable name"),
         ("error", 5, "line 5 is not KEY=VALUE"),
         ("error", 7, 'the value on line 7 opens a " quote that is never closed'),
         ("error", None, "flows/envs/.env lacks API_URL, required by flows.envs.required_env"),
