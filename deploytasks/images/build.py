@@ -9,10 +9,12 @@ others built.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from deploytasks.errors import DeployTasksError
 from deploytasks.images.content import ContentDigest, InvalidReference, content_digest
 from deploytasks.images.docker_api import BuildRequest, Engine
 from deploytasks.images.dockerignore import context_entries, load_patterns
@@ -55,8 +57,15 @@ def build_images(engine: Engine, options: ImageOptions, targets: Sequence[ImageT
 
 
 def base_image_id(engine: Engine, base_image: str) -> str:
-    """The engine's id of the base image; a clear error when it has none."""
+    """The engine's id of the base image, pulled first when it names a registry
+    (a host with a '.' or ':'); a clear error when it is nowhere."""
     found = engine.image_id(base_image)
+    first = base_image.split("/", 1)[0]
+    if found is None and "/" in base_image and ("." in first or ":" in first or
+                                               first == "localhost"):
+        with contextlib.suppress(DeployTasksError):  # reported below as missing, with the fix
+            engine.pull(base_image, first)
+        found = engine.image_id(base_image)
     if found is None:
         raise ImageMissing(f"base image {base_image} is not in the Docker engine",
                            hint=BASE_HINT)
