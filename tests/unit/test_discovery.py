@@ -454,11 +454,25 @@ def test_json_shape_of_a_spec(tmp_path: Path) -> None:
 # --- many flows: the same result across processes ----------------------------------------
 
 
+PARALLEL_SCRIPT = """
+import json, sys
+from pathlib import Path
+from deploytasks.flows import discovery
+from deploytasks.flows.validation import validate
+discovery.PARALLEL_MIN_ITEMS = 2
+root = Path(sys.argv[1])
+assert discovery._workers(12) == 2, "the parallel path must be taken"
+print(json.dumps([s.to_dict() for s in validate(root, discovery.discover(root))]))
+"""
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers: Linux only")
 def test_parallel_discovery_matches_sequential(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from deploytasks.flows import discovery
+    import json
+    import subprocess
+
     from deploytasks.flows.validation import validate
 
     for n in range(12):
@@ -466,9 +480,10 @@ def test_parallel_discovery_matches_sequential(
               GOOD.format(n=n % 10) if n != 5 else "def (")
     monkeypatch.setenv("DEPLOYTASKS_WORKERS", "1")
     sequential = validate(tmp_path, discover(tmp_path))
-    monkeypatch.setattr(discovery, "PARALLEL_MIN_ITEMS", 2)
-    monkeypatch.setenv("DEPLOYTASKS_WORKERS", "2")
-    assert discovery._workers(12) == 2
-    parallel = validate(tmp_path, discover(tmp_path))
-    assert parallel == sequential
-    assert [s.valid for s in parallel].count(False) == 5  # the syntax error + 2 × 2 duplicates
+    # The parallel path forks, so it only runs in a process with one thread: a fresh one.
+    done = subprocess.run([sys.executable, "-c", PARALLEL_SCRIPT, str(tmp_path)],
+                          env={**os.environ, "DEPLOYTASKS_WORKERS": "2"}, capture_output=True,
+                          text=True, timeout=120, check=True)
+    parallel = json.loads(done.stdout)
+    assert parallel == json.loads(json.dumps([s.to_dict() for s in sequential]))
+    assert [s["valid"] for s in parallel].count(False) == 5  # the syntax error + 2 × 2 duplicates
