@@ -290,17 +290,15 @@ class Engine:
 
     def registry_digest(self, ref: str, registry: str) -> str | None:
         """The digest of ``ref`` in its registry, or None when the registry has no such tag."""
-        from docker.errors import APIError, DockerException
-
         try:
             info = self._api().inspect_distribution(ref, auth_config=self._auth)
-        except APIError as error:
-            text = str(error.explanation or error)
+        except Exception as error:  # docker-py's errors, told apart by shape (below)
+            if not _is_api_error(error):
+                raise engine_unreachable(self.host) from error
+            text = str(getattr(error, "explanation", None) or error)
             if any(word in text.lower() for word in _NOT_FOUND) and not _is_auth(text):
                 return None
             raise registry_error(text, registry, action="inspect", ref=ref) from None
-        except DockerException as error:
-            raise engine_unreachable(self.host) from error
         descriptor: dict[str, Any] = info.get("Descriptor", {})
         return descriptor.get("digest")
 
@@ -371,6 +369,14 @@ def registry_error(text: str, registry: str, *, action: str, ref: str | None,
                                  "`invoke images.push` (make build-images push-images)",
                             tail=tail)
     return ImageFailure(f"{what} failed: {detail or 'see the log above'}", tail=tail)
+
+
+def _is_api_error(error: Exception) -> bool:
+    """An answer from the engine (docker-py's ``APIError`` and its subclasses such as
+    ``NotFound``). Matched by shape rather than class: a test run once saw a
+    ``NotFound`` that ``except APIError`` did not catch."""
+    return hasattr(error, "explanation") and hasattr(error, "response") and \
+        type(error).__module__.startswith("docker")
 
 
 def _is_auth(text: str) -> bool:

@@ -91,7 +91,7 @@ def _unknown_key(repo: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _wrong_value(repo: Path) -> subprocess.CompletedProcess[str]:
-    edit(repo / "config" / "deployment-config.yaml", "  concurrency: 1 ", "  concurrency: lots ")
+    edit(repo / "config" / "deployment-config.yaml", "  concurrency: 1\n", "  concurrency: lots\n")
     return run(repo, "deploy.test")
 
 
