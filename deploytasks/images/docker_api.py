@@ -119,11 +119,11 @@ class Engine:
 
     def ping(self) -> None:
         """Raise ``ServiceUnavailable`` (one line, exit 3) unless the engine answers."""
-        from docker.errors import DockerException
-
         try:
             _api_client(self.host, PING_TIMEOUT).ping()
-        except (DockerException, OSError) as error:  # requests' errors are OSErrors
+        except Exception as error:  # docker-py's and requests' errors (OSErrors)
+            if not (_from_docker_py(error) or isinstance(error, OSError)):
+                raise
             raise engine_unreachable(self.host) from error
 
     def builder(self) -> Builder:
@@ -202,7 +202,6 @@ class Engine:
         return self._build_classic(request, tail)
 
     def _build_classic(self, request: BuildRequest, tail: LogTail) -> str:
-        from docker.errors import DockerException
         from docker.utils.build import create_archive
 
         with create_archive(root=str(request.context), files=request.files) as context:
@@ -213,10 +212,14 @@ class Engine:
                     labels=dict(request.labels), rm=True, forcerm=True, pull=False,
                     nocache=not request.use_cache, decode=True, timeout=BUILD_TIMEOUT)
                 image_id = _follow_build(stream, tail)
-            except DockerException as error:
-                raise BuildFailed(_first_line(str(error)), tail=tail.tail()) from error
+            except BuildFailed:
+                raise
             except OSError as error:
                 raise engine_unreachable(self.host) from error
+            except Exception as error:
+                if not _from_docker_py(error):
+                    raise
+                raise BuildFailed(_first_line(str(error)), tail=tail.tail()) from error
         for extra in request.tags[1:]:
             self.tag(request.tags[0], extra)
         return image_id or self._must_exist(request.tags[0])
@@ -371,12 +374,18 @@ def registry_error(text: str, registry: str, *, action: str, ref: str | None,
     return ImageFailure(f"{what} failed: {detail or 'see the log above'}", tail=tail)
 
 
+def _from_docker_py(error: BaseException) -> bool:
+    """One of docker-py's errors. Matched by module rather than by class: a full test
+    run once saw a ``NotFound`` that ``except APIError`` did not catch (two copies of
+    ``docker.errors`` in one process)."""
+    return type(error).__module__.startswith("docker.")
+
+
 def _is_api_error(error: Exception) -> bool:
-    """An answer from the engine (docker-py's ``APIError`` and its subclasses such as
-    ``NotFound``). Matched by shape rather than class: a test run once saw a
-    ``NotFound`` that ``except APIError`` did not catch."""
-    return hasattr(error, "explanation") and hasattr(error, "response") and \
-        type(error).__module__.startswith("docker")
+    """An answer from the engine (docker-py's ``APIError`` and subclasses such as
+    ``NotFound``), as opposed to no answer at all."""
+    return _from_docker_py(error) and hasattr(error, "explanation") and \
+        hasattr(error, "response")
 
 
 def _is_auth(text: str) -> bool:
