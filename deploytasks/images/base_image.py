@@ -6,16 +6,18 @@ read that Python's marker environment → a wheelhouse for it on the host →
 a two-stage build that installs Prefect into ``/opt/venv`` with
 ``pip --no-index`` → verify ``import prefect`` in the result.
 
-Every link is cached: the finished tag (nothing runs when it exists), the
-bootstrap image, and under ``<root>/.deploytasks/cache/`` the rootfs tarball
-and the wheelhouse. The venv (rather than Debian's system python) gives the
-image ``python`` and ``pip`` on PATH without PEP 668's guard, and a ``.pth``
+Every link is cached: the finished tag (nothing runs when it exists and its
+recipe label matches this version's recipe), the bootstrap image, and under
+``<root>/.deploytasks/cache/`` the rootfs tarball and the wheelhouse. The venv
+(rather than Debian's system python) gives the image ``python`` and ``pip`` on
+PATH without PEP 668's guard, and a ``.pth``
 line puts ``/usr/local/lib/python3.X/site-packages`` on its path so a flow's
 ``pip install --prefix=/install`` + ``COPY /install /usr/local`` works.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -43,6 +45,8 @@ BASE_REPO = "deploytasks/prefect-base"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ROOTFS_JUNK = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man",
                "usr/share/info", "usr/share/locale")
+PREFECT_LABEL = "org.deploytasks.prefect-version"
+RECIPE_LABEL = "org.deploytasks.base-recipe"
 StepSink = Callable[[str, float], None]
 
 
@@ -65,6 +69,13 @@ class BasePlan:
     def image(self) -> str:
         """The base image tag: ``deploytasks/prefect-base:<prefect>-python<x.y>``."""
         return self.tag or f"{BASE_REPO}:{self.prefect_version}-python{self.python}"
+
+    @property
+    def recipe(self) -> str:
+        """A hash of everything the image is made from; an image of another recipe is stale."""
+        text = "\n".join([self.suite, *PACKAGES, self.prefect_version,
+                          dockerfile(self, self.python)])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def bootstrap_image(self) -> str:
@@ -105,7 +116,7 @@ def ensure_base_image(engine: Engine, plan: BasePlan, *, force: bool = False,
                       on_step: StepSink | None = None) -> BaseResult:
     """The base image of ``plan``, built only when the engine lacks its tag (or ``force``)."""
     existing = engine.image_id(plan.image)
-    if existing and not force:
+    if existing and not force and _current(engine, plan):
         return BaseResult(plan.image, existing, reused=True, prefect_version=plan.prefect_version)
     result = BaseResult(plan.image, "", reused=False)
     _ensure_bootstrap(engine, plan, on_line, result, on_step)
@@ -119,6 +130,15 @@ def ensure_base_image(engine: Engine, plan: BasePlan, *, force: bool = False,
     with _timed(result, "verify", on_step):
         result.prefect_version = verify(engine, plan)
     return result
+
+
+def _current(engine: Engine, plan: BasePlan) -> bool:
+    """True unless the image is one of ours built from another recipe (an image under that
+    name that deploytasks did not build is the user's, and is used as it is)."""
+    labels = engine.image_labels(plan.image)
+    if PREFECT_LABEL not in labels:
+        return True
+    return labels.get(RECIPE_LABEL) == plan.recipe
 
 
 def verify(engine: Engine, plan: BasePlan) -> str:
@@ -209,7 +229,7 @@ def _build(engine: Engine, plan: BasePlan, wheels: Path, python: str,
         (context / "Dockerfile").write_text(dockerfile(plan, python), encoding="utf-8")
         files = ["Dockerfile", "wheels", *sorted(f"wheels/{p.name}"
                                                  for p in (context / "wheels").iterdir())]
-        labels = {"org.deploytasks.prefect-version": plan.prefect_version}
+        labels = {PREFECT_LABEL: plan.prefect_version, RECIPE_LABEL: plan.recipe}
         request = BuildRequest(context, files, [plan.image], {}, labels)
         return engine.build(request, on_line)
 

@@ -155,6 +155,18 @@ class Engine:
         except DockerException as error:
             raise self._engine_error(error) from error
 
+    def image_labels(self, ref: str) -> dict[str, str]:
+        """The labels of local image ``ref`` (empty when it has none or does not exist)."""
+        from python_on_whales.exceptions import DockerException, NoSuchImage
+
+        try:
+            config = self.client.image.inspect(ref).config
+        except NoSuchImage:
+            return {}
+        except DockerException as error:
+            raise self._engine_error(error) from error
+        return dict(config.labels or {}) if config is not None else {}
+
     def find_labelled(self, key: str, value: str) -> str | None:
         """The id of a local image labelled ``key=value`` (whatever its names), if any."""
         images = self.client.image.list(filters=[("label", f"{key}={value}")])

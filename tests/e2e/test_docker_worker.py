@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -32,8 +31,7 @@ from conftest import skip_or_fail
 from support.docker_services import (
     Registry,
     ServiceMissing,
-    ensure_base_image,
-    ensure_engine,
+    private_namespace,
     start_registry,
     stop_registry,
 )
@@ -65,19 +63,8 @@ def image_present(ref: str) -> bool:
     return docker("image", "inspect", "--format", "{{.Id}}", ref).returncode == 0
 
 
-@pytest.fixture(scope="module")
-def engine() -> str:
-    """A Docker engine with the Prefect base image (built once per machine)."""
-    try:
-        ensure_engine()
-        return ensure_base_image()
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
-
-
 @pytest.fixture()
-def registry(engine: str, tmp_path: Path) -> Iterator[Registry]:
+def registry(base_image: str, tmp_path: Path) -> Iterator[Registry]:
     try:
         started = start_registry(tmp_path / "registry")
     except ServiceMissing as error:
@@ -116,13 +103,9 @@ class Images:
 
 
 @pytest.fixture()
-def images(engine: str, repo_copy: Path, prefect_api: str) -> Iterator[Images]:
-    project = Images(repo_copy, isolate_repo(repo_copy), prefect_api,
-                     f"e2e{secrets.token_hex(4)}")
-    yield project
-    mine = project.refs()
-    if mine:
-        docker("image", "rm", "--force", *mine)
+def images(base_image: str, repo_copy: Path, prefect_api: str) -> Iterator[Images]:
+    with private_namespace("e2e") as namespace:
+        yield Images(repo_copy, isolate_repo(repo_copy), prefect_api, namespace)
 
 
 def _ok(result: CliResult, code: int = 0) -> Any:

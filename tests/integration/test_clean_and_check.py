@@ -69,7 +69,7 @@ def handmade(prefect_api: str) -> Iterator[str]:
 
 
 def test_clean_by_pattern_spares_handmade_and_dry_run_deletes_nothing(
-        project: Project, handmade: str) -> None:
+        project: Project, handmade: str, example_images: str) -> None:
     ns, api = project.ns, project.api_url
     project.cli("deploy.all", "--env", "dev", "--json")
     rpa1 = {ns.name("rpa1", k) for k in ("python", "docker")}
@@ -93,7 +93,7 @@ def test_clean_by_pattern_spares_handmade_and_dry_run_deletes_nothing(
     assert deployment(api, FLOW_NAMES["rpa1"], handmade).name == handmade
 
 
-def test_clean_production_asks_first(project: Project) -> None:
+def test_clean_production_asks_first(project: Project, example_images: str) -> None:
     ns = project.ns
     project.cli("deploy.all", "--env", "prod", "--json")
     prod = ns.names(env="prod")
@@ -109,7 +109,8 @@ def test_clean_production_asks_first(project: Project) -> None:
     assert project.deployments() == {}
 
 
-def test_check_after_deploy_and_after_a_deployment_is_deleted(project: Project) -> None:
+def test_check_after_deploy_and_after_a_deployment_is_deleted(project: Project,
+                                                              example_images: str) -> None:
     ns, api = project.ns, project.api_url
     project.cli("deploy.all", "--env", "dev", "--json")
     live = project.deployments()
@@ -134,7 +135,7 @@ def test_check_after_deploy_and_after_a_deployment_is_deleted(project: Project) 
     assert f"✗ {gone}" in strip_ansi(human.stdout)
 
 
-def test_check_in_browser_renders_the_deployments(project: Project) -> None:
+def test_check_in_browser_renders_the_deployments(project: Project, example_images: str) -> None:
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         skip_or_fail("Chromium is not installed (apt-get install chromium)")
     ns = project.ns

@@ -97,7 +97,7 @@ def _ok(result: CliResult, code: int = 0) -> Any:
 # 1. plan → deploy → re-deploy → change → orphan → clean ---------------------------------
 
 
-def test_plan_deploy_redeploy_change_orphan_clean(project: Project) -> None:
+def test_plan_deploy_redeploy_change_orphan_clean(project: Project, example_images: str) -> None:
     ns, api = project.ns, project.api_url
 
     # The dry run on a server that has nothing of ours: all create, nothing written.
@@ -134,7 +134,7 @@ def test_plan_deploy_redeploy_change_orphan_clean(project: Project) -> None:
             assert d.enforce_parameter_schema is True
             assert all(not s.active for s in d.schedules), "dev schedules must be paused"
             if kind == "docker":
-                assert d.job_variables["image"] == f"deploytasks/{flow}-worker:latest"
+                assert d.job_variables["image"] == f"{example_images}/{flow}-worker:latest"
                 assert d.job_variables["network_mode"] == "host"
     rpa1 = found[ns.name("rpa1")]
     assert rpa1.parameters == {"batch_size": 100, "cleanup": True}
@@ -196,7 +196,8 @@ def test_plan_json_reports_zero_writes(project: Project) -> None:
 # 2. a schedule paused in the UI stays paused -----------------------------------------------
 
 
-def test_schedule_paused_in_ui_stays_paused_on_update(project: Project) -> None:
+def test_schedule_paused_in_ui_stays_paused_on_update(project: Project,
+                                                      example_images: str) -> None:
     ns, api = project.ns, project.api_url
     _ok(project.cli("deploy.all", "--env", "prod", "--json"))
     name = ns.name("rpa1", "python", "prod")
@@ -246,7 +247,8 @@ def _syntax_error(root: Path) -> None:
     (_syntax_error, (None, "SyntaxError")),
 ], ids=["wrong-type", "unknown-parameter", "syntax-error"])
 def test_one_broken_flow_does_not_stop_the_others(project: Project, breakage: Any,
-                                                  expected: tuple[str | None, str]) -> None:
+                                                  expected: tuple[str | None, str],
+                                                  example_images: str) -> None:
     ns = project.ns
     breakage(project.root)
     result = project.cli("deploy.all", "--env", "dev", "--json")
@@ -279,7 +281,7 @@ def test_unknown_environment_is_a_usage_error(project: Project) -> None:
     assert project.deployments() == {}
 
 
-def test_broken_flow_is_not_an_orphan(project: Project) -> None:
+def test_broken_flow_is_not_an_orphan(project: Project, example_images: str) -> None:
     ns = project.ns
     _ok(project.cli("deploy.all", "--env", "dev", "--json"))
     _syntax_error(project.root)
@@ -376,7 +378,8 @@ def _server_dies_scenario(root: Path, tmp_path: Path, server: PrivateServer) -> 
 # 6. two deploys at once ------------------------------------------------------------------------
 
 
-def test_two_concurrent_deploys_converge(repo_copy: Path, tmp_path: Path) -> None:
+def test_two_concurrent_deploys_converge(repo_copy: Path, tmp_path: Path,
+                                         example_images: str) -> None:
     with private_server(tmp_path) as server:
         ns = isolate_repo(repo_copy)
         args = ("deploy.all", "--env", "dev", "--json")
@@ -400,7 +403,7 @@ def test_two_concurrent_deploys_converge(repo_copy: Path, tmp_path: Path) -> Non
 
 
 def test_pool_created_by_another_run_meanwhile_is_not_a_failure(
-        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+        project: Project, monkeypatch: pytest.MonkeyPatch, example_images: str) -> None:
     from deploytasks.console import Output
     from deploytasks.deploy import commands
     from deploytasks.deploy.prefect_api import PrefectGateway
@@ -426,7 +429,7 @@ def test_pool_created_by_another_run_meanwhile_is_not_a_failure(
 # 7. build writes the specs deploy sends --------------------------------------------------------
 
 
-def test_build_writes_the_specs_deploy_sends(project: Project) -> None:
+def test_build_writes_the_specs_deploy_sends(project: Project, example_images: str) -> None:
     from deploytasks.deploy.commands import Selection, resolve_checked
 
     ns = project.ns

@@ -17,7 +17,6 @@ import http.client
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -35,8 +34,7 @@ import yaml
 from conftest import skip_or_fail
 from support.docker_services import (
     ServiceMissing,
-    ensure_base_image,
-    ensure_engine,
+    private_namespace,
     start_registry,
     stop_registry,
 )
@@ -326,30 +324,16 @@ def test_sigint_during_deploy_build_leaves_no_partial_file(repo_copy: Path,
 # ---- docker: (c) Ctrl-C during images.build, (d) the registry goes away --------------------------
 
 
-@pytest.fixture(scope="module")
-def engine() -> str:
-    try:
-        ensure_engine()
-        return ensure_base_image()
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
-
-
 def docker(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
                           timeout=120)
 
 
 @pytest.fixture()
-def docker_namespace(engine: str) -> Iterator[str]:
-    """A namespace of this test alone; its images are removed afterwards."""
-    name = f"faults{secrets.token_hex(4)}"
-    yield name
-    listed = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-    mine = [ref for ref in listed if f"/{name}/" in f"/{ref}"]
-    if mine:
-        docker("image", "rm", "--force", *mine)
+def faults_namespace(base_image: str) -> Iterator[str]:
+    """A Docker namespace of this test alone (inside the session's); removed afterwards."""
+    with private_namespace("faults") as name:
+        yield name
 
 
 def _images_env(namespace: str) -> dict[str, str]:
@@ -381,10 +365,10 @@ def _interrupt_build(root: Path, namespace: str, log: Path, *args: str,
 
 
 @pytest.mark.docker
-def test_sigint_during_images_build(repo_copy: Path, docker_namespace: str,
+def test_sigint_during_images_build(repo_copy: Path, faults_namespace: str,
                                     tmp_path: Path) -> None:
     _tasks_py(repo_copy)
-    result, stopped_after = _interrupt_build(repo_copy, docker_namespace, tmp_path / "images")
+    result, stopped_after = _interrupt_build(repo_copy, faults_namespace, tmp_path / "images")
     assert result.code == 130, result.describe()
     assert stopped_after < PROMPT, f"took {stopped_after:.1f} s to stop\n{result.describe()}"
     _no_traceback(result)
@@ -399,17 +383,17 @@ def test_sigint_during_images_build(repo_copy: Path, docker_namespace: str,
         assert re.search(rf"^{flow}: built in", result.stdout, re.M), result.describe()
     assert dot_files(repo_copy / "build") == []
     again = run_cli(repo_copy, "images.build", "--json", api_url=None,
-                    extra_env=_images_env(docker_namespace), timeout=300)
+                    extra_env=_images_env(faults_namespace), timeout=300)
     assert again.code == 0, again.describe()
     statuses = {i["flow"]: i["status"] for i in again.json()["images"]}
     assert {f for f, s in statuses.items() if s == "reused"} >= set(records), statuses
 
 
 @pytest.mark.docker
-def test_interrupted_images_build_says_what_finished(repo_copy: Path, docker_namespace: str,
+def test_interrupted_images_build_says_what_finished(repo_copy: Path, faults_namespace: str,
                                                      tmp_path: Path) -> None:
     _tasks_py(repo_copy)
-    result, _ = _interrupt_build(repo_copy, docker_namespace, tmp_path / "images", "--json")
+    result, _ = _interrupt_build(repo_copy, faults_namespace, tmp_path / "images", "--json")
     assert result.code == 130, result.describe()
     finished = sorted(json.loads(
         (repo_copy / "build/images/manifest.json").read_text())["images"])
@@ -426,12 +410,12 @@ RUN sleep 20
 
 
 @pytest.mark.docker
-def test_sigint_stops_a_slow_build_promptly(repo_copy: Path, docker_namespace: str,
+def test_sigint_stops_a_slow_build_promptly(repo_copy: Path, faults_namespace: str,
                                             tmp_path: Path) -> None:
     _tasks_py(repo_copy)
     for flow in ("rpa1", "rpa2"):  # both build threads busy (docker.parallelism: 2)
         (repo_copy / "flows" / flow / "Dockerfile").write_text(SLOW_DOCKERFILE)
-    result, stopped_after = _interrupt_build(repo_copy, docker_namespace, tmp_path / "slow",
+    result, stopped_after = _interrupt_build(repo_copy, faults_namespace, tmp_path / "slow",
                                              after=4)
     assert result.code == 130, result.describe()
     assert stopped_after < PROMPT, f"took {stopped_after:.1f} s to stop\n{result.describe()}"
@@ -441,7 +425,7 @@ TINY_DOCKERFILE = "FROM scratch\nCOPY workflow.py /flow/workflow.py\n"
 
 
 @pytest.mark.docker
-def test_registry_gone_between_pushes(repo_copy: Path, docker_namespace: str,
+def test_registry_gone_between_pushes(repo_copy: Path, faults_namespace: str,
                                       tmp_path: Path) -> None:
     _tasks_py(repo_copy)
     for flow in ("rpa1", "rpa2", "rpa3"):  # tiny images: the push is about the registry
@@ -452,7 +436,7 @@ def test_registry_gone_between_pushes(repo_copy: Path, docker_namespace: str,
         skip_or_fail(str(error))
         raise
     target = f"{registry.host}/gone"
-    env = _images_env(docker_namespace)
+    env = _images_env(faults_namespace)
     try:
         built = run_cli(repo_copy, "images.build", "--registry", target, "--json",
                         api_url=None, extra_env=env)

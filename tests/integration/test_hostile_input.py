@@ -483,19 +483,11 @@ def test_make_passes_dollar_values_literally(make_repo: Repo, args: tuple[str, .
 
 @pytest.mark.docker
 def test_non_ascii_docker_tag_is_a_usage_error(repo: Repo) -> None:
-    from support.docker_services import engine_answers
+    from support.docker_services import engine_answers, private_namespace
 
     if not engine_answers():
         pytest.skip("no Docker engine")
-    try:
+    with private_namespace("hostile") as namespace:
         result = repo.cli("images.build", "--flow", "rpa1", api=False, codes=(2,),
-                          DOCKER_TAG="ünï", DOCKER_NAMESPACE="hostiletag")
+                          DOCKER_TAG="ünï", DOCKER_NAMESPACE=namespace)
         assert "DOCKER_TAG" in result.stderr
-    finally:
-        listed = subprocess.run(["docker", "image", "ls", "--format",
-                                 "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True,
-                                check=False).stdout.split()
-        mine = [ref for ref in listed if ref.startswith("hostiletag/")]
-        if mine:
-            subprocess.run(["docker", "image", "rm", "--force", *mine], capture_output=True,
-                           check=False)

@@ -26,17 +26,15 @@ from invoke.exceptions import Exit
 
 from deploytasks.images import commands
 from deploytasks.taskrun import run
+from tests.conftest import skip_or_fail
 from tests.support.docker_services import (
     PROJECT_ROOT,
     EngineHandle,
     Registry,
     ServiceMissing,
-    ensure_base_image,
-    ensure_engine,
     free_port,
-    services_required,
+    private_namespace,
     start_registry,
-    stop_process,
     stop_registry,
 )
 
@@ -61,13 +59,6 @@ FROM ${BASE_IMAGE}
 RUN echo preparing
 RUN for i in $(seq 1 15); do echo "broken-line-$i"; done; exit 3
 """
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip with the reason, or fail in CI where every service must be there."""
-    if services_required():
-        pytest.fail(f"required service missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 @dataclass
@@ -102,43 +93,14 @@ def call(action: str, root: Path, capsys: pytest.CaptureFixture[str], **options:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[EngineHandle]:
-    """A Docker engine: the running one, or dockerd started for the session."""
-    try:
-        handle = ensure_engine()
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
-    yield handle
-    if handle.process is not None:
-        stop_process(handle.process)
+def namespace(docker_engine: EngineHandle) -> Iterator[str]:
+    """A namespace private to these tests (inside the session's); removed afterwards."""
+    with private_namespace("images") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
-def base_image(engine: EngineHandle) -> str:
-    """The Prefect base image (built once per machine, cached by tag)."""
-    try:
-        return ensure_base_image(PROJECT_ROOT)
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
-
-
-@pytest.fixture(scope="session")
-def namespace(engine: EngineHandle) -> Iterator[str]:
-    """A namespace private to this session; its images are removed afterwards."""
-    name = f"dttest{secrets.token_hex(3)}"
-    yield name
-    listed = subprocess.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"],
-                            capture_output=True, text=True, check=False).stdout.split()
-    mine = [ref for ref in listed if f"{name}/" in ref]
-    if mine:
-        subprocess.run(["docker", "image", "rm", "--force", *mine], capture_output=True,
-                       check=False)
-
-
-@pytest.fixture(scope="session")
-def registry(engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory
+def registry(docker_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Registry]:
     """An open docker-registry on a loopback port."""
     try:
@@ -151,7 +113,7 @@ def registry(engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.fixture(scope="session")
-def auth_registry(engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory
+def auth_registry(docker_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[Registry]:
     """A docker-registry with htpasswd auth (plain http on the loopback)."""
     password = "pw-" + secrets.token_hex(8)

@@ -32,8 +32,7 @@ from conftest import REPO_ROOT, skip_or_fail
 from support.docker_services import (
     Registry,
     ServiceMissing,
-    ensure_base_image,
-    ensure_engine,
+    private_namespace,
     start_registry,
     stop_registry,
 )
@@ -139,12 +138,8 @@ def write_env_files(root: Path, found: Secrets) -> None:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any) -> Iterator[World]:
-    try:
-        ensure_engine()
-        ensure_base_image()
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
+def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any,
+          base_image: str) -> Iterator[World]:
     found = Secrets()
     folder = tmp_path_factory.mktemp("secrets")
     try:
@@ -161,18 +156,22 @@ def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any) -> Iter
     shutil.copy2(REPO_ROOT / "Makefile", root / "Makefile")
     ns = isolate_repo(root)
     write_env_files(root, found)
-    docker_namespace = f"secrets{secrets.token_hex(4)}"
     try:
-        yield World(root, ns, prefect_server.api_url, registry, found, docker_namespace)
+        with private_namespace("secrets") as docker_namespace:
+            yield World(root, ns, prefect_server.api_url, registry, found, docker_namespace)
     finally:
         stop_registry(registry)
-        listed = subprocess.run(["docker", "image", "ls", "--format",
-                                 "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True,
-                                check=False).stdout.split()
-        mine = [ref for ref in listed if f"/{docker_namespace}/" in ref]
-        if mine:
-            subprocess.run(["docker", "image", "rm", "--force", *mine], capture_output=True,
-                           check=False)
+
+
+@pytest.fixture(autouse=True)
+def same_start(world: World) -> Iterator[None]:
+    """Every test starts from the world's repository as it was made: the tests run in random
+    order, so the configuration and ``.env`` files a test edits are put back afterwards."""
+    edited = [*(world.root / "config").rglob("*.yaml"), *(world.root / "flows").glob("*/.env")]
+    saved = {path: path.read_bytes() for path in edited}
+    yield
+    for path, content in saved.items():
+        path.write_bytes(content)
 
 
 # ---- searching -----------------------------------------------------------------------------------

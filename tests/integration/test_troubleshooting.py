@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import pytest
 
 from deploytasks.env.local_server import free_port
 from tests.conftest import REPO_ROOT
+from tests.support.docker_services import sub_namespace
+from tests.support.prefect_helpers import client
 
 GUIDE = REPO_ROOT / "docs" / "TROUBLESHOOTING.md"
 INVOKE = str(REPO_ROOT / ".venv" / "bin" / "invoke")
@@ -113,9 +116,13 @@ def _dirty_prod(repo: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _wrong_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
-    run(repo, "deploy.containers", "--env", "dev", "--flow", "rpa1")  # makes docker-pool
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    pool = f"docker-pool-{uuid.uuid4().hex[:8]}"  # a pool of this test alone
+    with client(os.environ["PREFECT_API_URL"]) as prefect:
+        prefect.create_work_pool(WorkPoolCreate(name=pool, type="docker"))
     edit(repo / "config" / "environments" / "development.yaml",
-         "python: {name: python-pool, type: process}", "python: {name: docker-pool, type: process}")
+         "python: {name: python-pool, type: process}", f"python: {{name: {pool}, type: process}}")
     return run(repo, "deploy.python", "--flow", "rpa1")
 
 
@@ -169,7 +176,7 @@ DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "registry unreachable": (lambda r: run(r, "images.push", "--registry",
                                            f"127.0.0.1:{free_port()}/x"), 3, "is not reachable"),
     "image not found": (lambda r: run(r, "deploy.containers", "--flow", "rpa1",
-                                      DOCKER_NAMESPACE=f"missing{os.getpid()}"), 1,
+                                      DOCKER_NAMESPACE=sub_namespace("missing")), 1,
                         "not found locally"),
 }
 

@@ -268,6 +268,86 @@ def docker_registry(folder: Path, *, username: str | None = None,
         stop_registry(registry)
 
 
+# ---- the session's namespace --------------------------------------------------------------------
+
+NAMESPACE_VARIABLE = "DEPLOYTASKS_TEST_NAMESPACE"
+
+
+def new_session_namespace() -> str:
+    """A Docker namespace no earlier run used: ``t-<random>``."""
+    return f"t-{secrets.token_hex(4)}"
+
+
+def session_namespace() -> str | None:
+    """The Docker namespace of the running test session (``tests/conftest.py`` sets it),
+    None outside a test session (benchmarks keep the repository's own namespace)."""
+    return os.environ.get(NAMESPACE_VARIABLE) or None
+
+
+def sub_namespace(purpose: str) -> str:
+    """A namespace of one test or module inside the session's, removed with it at the end."""
+    base = session_namespace() or new_session_namespace()
+    return f"{base}-{purpose}{secrets.token_hex(3)}"
+
+
+@contextmanager
+def private_namespace(purpose: str) -> Iterator[str]:
+    """A Docker namespace for one test or module; its images are removed afterwards."""
+    namespace = sub_namespace(purpose)
+    try:
+        yield namespace
+    finally:
+        if engine_answers(timeout=5):
+            remove_namespace_images(namespace)
+
+
+def in_namespace(repository: str, namespace: str) -> bool:
+    """True when a repository (``[registry/]ns/name``) lies in ``namespace`` or one of its
+    sub-namespaces."""
+    return any(part == namespace or part.startswith(namespace + "-")
+               for part in repository.split("/")[:-1])
+
+
+def remove_namespace_images(namespace: str) -> list[str]:
+    """Remove every image in ``namespace`` (whatever the registry prefix) and the containers
+    made from them; the references removed."""
+    listed = subprocess.run(["docker", "image", "ls", "--format",
+                             "{{.Repository}}:{{.Tag}} {{.ID}}"],
+                            capture_output=True, text=True, check=False, timeout=60)
+    refs: dict[str, str] = {}
+    for line in listed.stdout.splitlines():
+        ref, _, image_id = line.rpartition(" ")
+        if in_namespace(ref.rpartition(":")[0], namespace):
+            refs[ref] = image_id
+    for image_id in sorted(set(refs.values())):
+        containers = subprocess.run(["docker", "ps", "-aq", "--filter", f"ancestor={image_id}"],
+                                    capture_output=True, text=True, check=False, timeout=60)
+        if containers.stdout.split():
+            subprocess.run(["docker", "rm", "--force", *containers.stdout.split()],
+                           capture_output=True, check=False, timeout=120)
+    if refs:
+        subprocess.run(["docker", "image", "rm", "--force", *refs], capture_output=True,
+                       check=False, timeout=300)
+    return sorted(refs)
+
+
+def dangling_build_images() -> set[str]:
+    """Ids of untagged images built on the Prefect base image (multi-stage builds leave one
+    per earlier stage): what a session's builds leave behind besides their tags."""
+    listed = subprocess.run(["docker", "image", "ls", "--quiet", "--no-trunc",
+                             "--filter", "dangling=true",
+                             "--filter", "label=org.deploytasks.prefect-version"],
+                            capture_output=True, text=True, check=False, timeout=60)
+    return set(listed.stdout.split())
+
+
+def remove_images(image_ids: set[str]) -> None:
+    """Remove images by id (those still used by a container or another image stay)."""
+    if image_ids:
+        subprocess.run(["docker", "image", "rm", *sorted(image_ids)], capture_output=True,
+                       check=False, timeout=300)
+
+
 # ---- base image ---------------------------------------------------------------------------------
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from tests.support.docker_services import session_namespace
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILE = Path("config") / "deployment-config.yaml"
 ENVIRONMENTS = {"development": "dev", "staging": "staging", "production": "prod"}
@@ -194,13 +196,49 @@ class CliResult:
                                  f"({error}):\n{self.describe()}") from None
 
     def describe(self) -> str:
+        """The run in one headline and its cause in one line, then the tails of its output."""
         return (f"$ invoke {' '.join(self.args)}  -> exit {self.code} in {self.seconds:.1f} s\n"
-                f"--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-6000:]}")
+                f"cause: {self.cause()}\n"
+                f"--- stdout (tail)\n{self.stdout[-TAIL:]}\n--- stderr (tail)\n"
+                f"{self.stderr[-TAIL:]}")
+
+    def cause(self) -> str:
+        """Why the run did not succeed, in one line: the error line, else the failures the
+        JSON document lists (deployments, skipped flows, problems), else the last line."""
+        for line in self.stderr.splitlines():
+            if line.startswith("error:"):
+                return line
+        try:
+            document = json.loads(self.stdout)
+        except ValueError:
+            document = None
+        reasons = _failure_reasons(document) if isinstance(document, dict) else []
+        if reasons:
+            return "; ".join(reasons)[:600]
+        lines = [line for line in (self.stderr + self.stdout).splitlines() if line.strip()]
+        return lines[-1].strip()[:600] if lines else "(no output)"
+
+
+TAIL = 2500
+
+
+def _failure_reasons(document: dict[str, Any]) -> list[str]:
+    """``name: message`` for every failed result, skipped deployment and problem."""
+    reasons = [f"{r.get('name')}: {r.get('message')}"
+               for r in document.get("results") or [] if isinstance(r, dict) and not r.get("ok")]
+    reasons += [f"{s.get('name') or s.get('flow')}: skipped: {s.get('reason')}"
+                for s in document.get("skipped") or [] if isinstance(s, dict)]
+    reasons += [f"{p.get('deployment')}: {p.get('message')}"
+                for p in document.get("problems") or [] if isinstance(p, dict)]
+    return reasons
 
 
 def cli_env(api_url: str | None, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a CLI run: the caller's, scrubbed, pointed at ``api_url``."""
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    namespace = session_namespace()
+    if namespace:  # images of this test session only, never an earlier run's
+        env["DOCKER_NAMESPACE"] = namespace
     env["PYTHONUNBUFFERED"] = "1"
     env["COLUMNS"] = "200"
     if api_url:
