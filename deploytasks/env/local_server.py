@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from deploytasks import paths
-from deploytasks.errors import ServiceUnavailable
+from deploytasks.errors import ServiceUnavailable, UsageError
 
 DEFAULT_PORT = 4200
 START_TIMEOUT = 90.0
@@ -70,6 +70,11 @@ class LocalServer:
         if running is not None:
             wait_healthy(running.api_url, timeout)
             return running
+        if port and not _port_free(port):
+            raise UsageError(f"port {port} is taken: something already listens on "
+                             f"127.0.0.1:{port}", where="--port",
+                             hint="choose another port, or leave --port out to take 4200 "
+                                  "or a free one")
         chosen = port or (DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port())
         home = self.folder / "home"
         home.mkdir(parents=True, exist_ok=True)
@@ -79,7 +84,7 @@ class LocalServer:
         state = ServerState(process.pid, chosen, str(home), str(log))
         self.state_file.write_text(json.dumps(asdict(state)))
         try:
-            wait_healthy(state.api_url, timeout, process)
+            wait_healthy(state.api_url, timeout, process, log)
         except ServiceUnavailable:
             self.stop()
             raise
@@ -112,16 +117,20 @@ def _spawn(port: int, home: Path, log: Path, database: str) -> subprocess.Popen[
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def wait_healthy(api_url: str, timeout: float,
-                 process: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll ``/health`` until it answers; fail early if the process died."""
+def wait_healthy(api_url: str, timeout: float, process: subprocess.Popen[bytes] | None = None,
+                 log: Path | None = None) -> None:
+    """Poll ``/health`` until it answers; fail early, with the log's last line, if the
+    process died."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise ServiceUnavailable(f"the Prefect server exited with code {process.returncode}",
-                                     hint="read its log under .deploytasks/server/server.log")
+            last = _last_log_line(log)
+            raise ServiceUnavailable(
+                f"the Prefect server for {api_url} exited with code {process.returncode}"
+                + (f": {last}" if last else ""),
+                hint=f"read its log: {log}" if log else "read its log")
         try:
             if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
                 return
@@ -130,6 +139,14 @@ def wait_healthy(api_url: str, timeout: float,
         time.sleep(0.3)
     raise ServiceUnavailable(f"the Prefect server at {api_url} did not become healthy "
                              f"within {timeout:.0f} s", hint="read its log; is the port taken?")
+
+
+def _last_log_line(log: Path | None) -> str:
+    """The last non-empty line of a server log (what it died of, usually)."""
+    if log is None or not log.is_file():
+        return ""
+    lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
+    return next((line for line in reversed(lines) if line), "")[:300]
 
 
 def _terminate(pid: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -115,6 +116,13 @@ def _dirty_prod(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "env.deploy-prod")
 
 
+def _port_taken(repo: Path) -> subprocess.CompletedProcess[str]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        return run(repo, "env.up", "--port", str(listener.getsockname()[1]))
+
+
 def _wrong_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
     from prefect.client.schemas.actions import WorkPoolCreate
 
@@ -134,6 +142,7 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "invalid flow": (_invalid_flow, 1, "invalid flow: SyntaxError"),
     "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
     "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),
+    "port taken": (_port_taken, 2, "is taken: something already listens"),
 }
 
 
