@@ -9,8 +9,8 @@ from deploytasks.console import Output
 
 
 def generated(ns: Collection) -> str:
-    """The Makefile text for the tasks that exist in ``ns``."""
-    return makefile.render(makefile.available(makefile.TARGETS, set(ns.task_names)))
+    """The Makefile text for the table, checked against the tasks of ``ns``."""
+    return makefile.render(makefile.checked(makefile.TARGETS, set(ns.task_names)))
 
 
 def write_or_check(out: Output, ns: Collection, *, check: bool) -> int:

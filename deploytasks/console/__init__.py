@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from deploytasks.console.width import console_width
 from deploytasks.errors import DeployTasksError
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ class Output:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self.json_mode, highlight=False, soft_wrap=True)
+            self._console = Console(stderr=self.json_mode, highlight=False, soft_wrap=True,
+                                    width=console_width(stderr=self.json_mode))
         return self._console
 
     @property
@@ -67,7 +69,8 @@ class Output:
         if self._err_console is None:
             from rich.console import Console
 
-            self._err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+            self._err_console = Console(stderr=True, highlight=False, soft_wrap=True,
+                                        width=console_width(stderr=True))
         return self._err_console
 
     def line(self, text: str = "", *, style: str | None = None, markup: bool = True) -> None:

@@ -97,7 +97,7 @@ def metadata(spec: FlowSpec) -> list[RenderableType]:
         Text.assemble((f"{INDENT}{key}: ", "dim"), redact(value)) for key, value in rows
     ]
     if spec.parameters:
-        parts.append(Padding(parameter_table(spec), (0, 0, 0, len(INDENT))))
+        parts.append(Padding(parameter_table(spec), (0, 0, 0, len(INDENT)), expand=False))
     return parts
 
 

@@ -95,8 +95,10 @@ class FlakyProxy:
     Writes are POST/PUT/PATCH/DELETE requests whose path does not end in
     ``/filter`` (Prefect reads with POST …/filter). A refused write never
     reaches the server, so a retry is the only way it can land. A real server
-    sends no ``Retry-After``; ``retry_after="0"`` takes Prefect's own 2 s sleep
-    per 503 (a bug, see the xfail below) out of a test that is about correctness.
+    sends no ``Retry-After``; ``retry_after`` adds one. It no longer changes the
+    timing: deploytasks turns off Prefect's own retry (which honoured it, and slept
+    ~2 s per 503 without it) and retries with its short backoff, which
+    ``test_a_503_costs_the_short_backoff_not_prefects_two_seconds`` times.
     """
 
     def __init__(self, upstream: str, every: int = 3, retry_after: str | None = None) -> None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -150,6 +152,29 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
 def test_every_printed_problem_has_its_troubleshooting_entry(name: str, repo: Path) -> None:
     scenario, code, expected = {**SCENARIOS, **FILE_SCENARIOS}[name]
     assert_has_entry(scenario(repo), code, expected)
+
+
+# The table of make targets is code, so the typo is made in the process that runs the
+# real `invoke makefile --check` (Invoke's own Program, the namespace of tasks.py).
+MISTYPED_TABLE = """
+import dataclasses
+from invoke import Program
+from deploytasks import makefile
+makefile.TARGETS = tuple(dataclasses.replace(t, task="deploy.pyhton") if t.name == "deploy-python"
+                         else t for t in makefile.TARGETS)
+from deploytasks.tasks import ns
+Program(namespace=ns).run(["invoke", "makefile", "--check"])
+"""
+
+
+def test_a_mistyped_make_target_task_has_its_entry(tmp_path: Path) -> None:
+    shutil.copytree(REPO_ROOT / "config", tmp_path / "config")
+    for name in ("tasks.py", "Makefile"):
+        shutil.copy(REPO_ROOT / name, tmp_path / name)
+    environment = {k: v for k, v in os.environ.items() if k != "DEPLOYTASKS_ROOT"}
+    done = subprocess.run([sys.executable, "-c", MISTYPED_TABLE], cwd=tmp_path, env=environment,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert_has_entry(done, 2, "no such Invoke task: target 'deploy-python' runs 'deploy.pyhton'")
 
 
 def assert_has_entry(done: subprocess.CompletedProcess[str], code: int, expected: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -215,9 +216,17 @@ def test_flow_names_docker_refuses(flow: str) -> None:
         image_name(flow, registry="", namespace="deploytasks", tag="latest")
 
 
+# Docker's path-component grammar (distribution/reference), written out here
+# independently of the product's regular expression.
+DOCKER_PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
+
+
 @pytest.mark.parametrize("flow", ["rpa1", "rpa_1", "rpa.1", "rpa--1", "rpa__1"])
 def test_flow_names_docker_accepts(flow: str) -> None:
-    image_name(flow, registry="", namespace="deploytasks", tag="latest")
+    name = image_name(flow, registry="", namespace="deploytasks", tag="latest")
+
+    assert name.ref == f"deploytasks/{flow}-worker:latest"  # the folder name, unchanged
+    assert all(DOCKER_PATH_COMPONENT.fullmatch(part) for part in name.repository.split("/"))
 
 
 @pytest.mark.parametrize("tag", ["", ".hidden", "-dash", "has space", "x" * 129, "a:b"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 import shlex
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from deploytasks import makefile, makefile_commands
+from deploytasks import makefile, makefile_commands, taskrun
 from deploytasks.console import Output
+from deploytasks.errors import ConfigError
 from deploytasks.tasks import namespace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -89,10 +92,14 @@ def test_every_target_present_runs_an_existing_task() -> None:
             assert f"$(INVOKE) {task}" in recipe_of(name)
 
 
-def test_every_target_whose_task_exists_is_present() -> None:
+def test_every_task_in_the_table_exists() -> None:
     tasks = set(namespace().task_names)
-    wanted = {t.name for t in makefile.TARGETS if t.task is None or t.task in tasks}
-    assert set(committed_targets()) == wanted
+    missing = {t.name: t.task for t in makefile.TARGETS if t.task and t.task not in tasks}
+    assert missing == {}
+
+
+def test_every_target_in_the_table_is_present() -> None:
+    assert committed_targets() == [t.name for t in makefile.TARGETS]
 
 
 def test_phony_lists_exactly_the_targets() -> None:
@@ -114,11 +121,34 @@ def test_deploy_prod_hard_codes_its_environment() -> None:
     assert not re.search(r"^deploy-prod:\s*\w+\s*:?=", COMMITTED.read_text(), re.MULTILINE)
 
 
-def test_available_leaves_out_targets_without_task() -> None:
-    chosen = makefile.available(makefile.TARGETS, {"deploy.all"})
-    names = {t.name for t in chosen}
-    assert "deploy-all" in names and "help" in names and "test" in names
-    assert "deploy-python" not in names
+def with_typo(target: str, task: str) -> tuple[makefile.Target, ...]:
+    """The table with `target` running the mistyped `task`."""
+    return tuple(dataclasses.replace(t, task=task) if t.name == target else t
+                 for t in makefile.TARGETS)
+
+
+def test_a_mistyped_task_is_an_error_naming_target_and_task() -> None:
+    table = with_typo("deploy-python", "deploy.pyhton")
+    with pytest.raises(ConfigError) as info:
+        makefile.checked(table, set(namespace().task_names))
+    assert info.value.exit_code == 2
+    assert "target 'deploy-python' runs 'deploy.pyhton'" in str(info.value)
+    assert "deploy-all" not in str(info.value)  # only the broken rows are named
+    assert makefile.checked(makefile.TARGETS, set(namespace().task_names)) == \
+        list(makefile.TARGETS)
+
+
+def test_invoke_makefile_refuses_a_table_with_a_typo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DEPLOYTASKS_ROOT", str(tmp_path))
+    monkeypatch.setattr(makefile, "TARGETS", with_typo("check-ui", "deploy.chek"))
+    body = functools.partial(makefile_commands.write_or_check, ns=namespace(), check=False)
+    assert taskrun.execute(body) == 2
+    assert not (tmp_path / "Makefile").exists()
+    printed = " ".join(capsys.readouterr().err.split())
+    assert "error: deploytasks/makefile.py (TARGETS): no such Invoke task: " \
+        "target 'check-ui' runs 'deploy.chek' — fix the task name" in printed
 
 
 # --- what make actually runs ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 import pytest
 from prefect.deployments.runner import RunnerDeployment
 from prefect.utilities.callables import ParameterSchema, parameter_schema
@@ -889,7 +890,8 @@ def test_schema_error_names_the_parameter_prefect_cannot_describe() -> None:
     with pytest.raises(SchemaError, match=r"^line 7: parameter 'bad': ") as info:
         parameter_schema_from_source(source, "my_flow")
 
-    assert isinstance(info.value, Exception)
+    assert "unclosed group" in str(info.value)  # pydantic's own reason is kept
+    assert isinstance(info.value.__cause__, pydantic_core.SchemaError)  # and chained
 
 
 def test_huge_values_are_refused_not_built() -> None:
