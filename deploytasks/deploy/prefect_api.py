@@ -121,6 +121,9 @@ class PrefectGateway:
     _client: PrefectClient | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
+    def __post_init__(self) -> None:
+        self.counter.pace = self.throttle.stats  # the run's report says how long it waited
+
     async def __aenter__(self) -> PrefectGateway:
         self._stack.enter_context(temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}))
         settings: dict[str, Any] = {"timeout": self.timeout,
@@ -128,7 +131,6 @@ class PrefectGateway:
                                                     "response": [fail_fast_when_busy]}}
         if self.api_url.startswith("http://"):  # no TLS: spare loading the CA bundle (~0.1 s)
             settings["verify"] = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        self.counter.pace = self.throttle.stats
         client = PrefectClient(self.api_url, api_key=self.api_key, auth_string=self.auth_string,
                                httpx_settings=settings)
         self._client = await self._stack.enter_async_context(client)
