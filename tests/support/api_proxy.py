@@ -65,6 +65,7 @@ class ApiProxy:
         self.not_prefixed: list[str] = []
         self.paths: list[str] = []  # every request as it arrived (method and path)
         self.answered: list[tuple[str, int]] = []  # forwarded writes and the server's status
+        self.authorization: set[str] = set()  # every Authorization header the client sent
         self._recent: deque[float] = deque()  # times of forwarded writes (rate limit)
         self._told: list[tuple[float, float]] = []  # (refusal sent, wait until)
         self._lock = threading.Lock()
@@ -183,6 +184,9 @@ def _handler(proxy: ApiProxy) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            if self.headers.get("Authorization"):
+                with proxy._lock:
+                    proxy.authorization.add(self.headers["Authorization"])
             target = proxy.upstream_path(self.path)
             if target is None:
                 self._reply(404, [("Content-Type", "application/json")],
