@@ -29,6 +29,8 @@ PROFILE_SETTINGS: dict[str, str] = {
     "PREFECT_API_AUTH_STRING": "prefect.auth_string",
     "PREFECT_UI_URL": "prefect.ui_url",
 }
+PROFILES_HINT = ("fix the file (the prefect CLI writes it: prefect profile ls) or point "
+                 "PREFECT_PROFILES_PATH at another one")
 
 
 def profile_layer() -> Layer | None:
@@ -40,8 +42,7 @@ def profile_layer() -> Layer | None:
         profiles = load_profiles()
     except (OSError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
         raise ConfigError(f"cannot read the Prefect profiles: {error}", where=str(path),
-                          hint="fix the file (the prefect CLI writes it: prefect profile ls) "
-                               "or point PREFECT_PROFILES_PATH at another one") from None
+                          hint=PROFILES_HINT) from None
     chosen = os.environ.get("PREFECT_PROFILE") or None
     name = chosen or profiles.active_name
     if not name:
@@ -54,6 +55,24 @@ def profile_layer() -> Layer | None:
     profile = profiles[name]
     values = {setting.name: value for setting, value in profile.settings.items()}
     return layer_from(name, str(profile.source or path), values)
+
+
+def unreadable_profiles(error: BaseException) -> ConfigError | None:
+    """The clear error for an exception that importing Prefect raised on a broken profiles
+    file (Prefect reads it at import and fails with a bare ``TOMLDecodeError``), else None."""
+    trace = error.__traceback__
+    frames = []
+    while trace is not None:
+        frames.append(trace.tb_frame.f_code.co_filename)
+        trace = trace.tb_next
+    if type(error).__name__ != "TOMLDecodeError" or \
+            not any("prefect" in f and "settings" in f for f in frames):
+        return None
+    where = os.environ.get("PREFECT_PROFILES_PATH") or (
+        f"{os.environ['PREFECT_HOME']}/profiles.toml" if os.environ.get("PREFECT_HOME")
+        else "~/.prefect/profiles.toml")
+    return ConfigError(f"cannot read the Prefect profiles: {error}", where=where,
+                       hint=PROFILES_HINT)
 
 
 def layer_from(name: str, source: str, values: dict[str, Any]) -> Layer | None:
