@@ -134,7 +134,7 @@ class PrefectGateway:
         client = PrefectClient(self.api_url, api_key=self.api_key, auth_string=self.auth_string,
                                httpx_settings=settings)
         self._client = await self._stack.enter_async_context(client)
-        problem = await self._client.api_healthcheck()
+        problem = await self._health()
         if problem is not None:
             await self._stack.aclose()
             raise ServiceUnavailable(
@@ -142,6 +142,20 @@ class PrefectGateway:
                 hint="start the local server (invoke env.up / make server-up) "
                      "or set PREFECT_API_URL to a running server")
         return self
+
+    async def _health(self) -> BaseException | None:
+        """None when the API answers; a rate-limited or busy answer is waited out like any
+        other request's (on a hosted API the health check counts against the limit too)."""
+        async def check() -> BaseException | None:
+            problem = await self.client.api_healthcheck()
+            if isinstance(problem, ServerBusy):
+                raise problem
+            return problem
+
+        try:
+            return await self.call("health check", check)
+        except ApiError as error:
+            return error
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:

@@ -125,8 +125,7 @@ def _wrong_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _wait_budget(repo: Path) -> subprocess.CompletedProcess[str]:
-    edit(repo / "config" / "deployment-config.yaml", "  concurrency: 1\n",
-         "  concurrency: 1\n  wait_budget: 1\n")
+    edit(repo / "config" / "deployment-config.yaml", "  wait_budget: 600\n", "  wait_budget: 1\n")
     with ApiProxy(os.environ["PREFECT_API_URL"], limit=2, window=10) as proxy:
         return run(repo, "deploy.python", PREFECT_API_URL=proxy.url)
 

@@ -214,3 +214,17 @@ def test_used_up_budget_fails_this_request_and_the_rest_without_sending() -> Non
         asyncio.run(gw.call("create b", request, "b"))
     assert second.value.message.startswith("create b: not attempted, the run's waiting budget")
     assert sent == ["a"]
+
+
+def test_a_rate_limited_health_check_is_waited_out_not_called_unreachable() -> None:
+    """On a hosted API the health check counts against the limit too."""
+    gw = gateway(cap=60, budget=100)
+    answers: list[BaseException | None] = [busy(429, "0.05"), None]
+
+    class Client:
+        async def api_healthcheck(self) -> BaseException | None:
+            return answers.pop(0)
+
+    gw._client = Client()  # type: ignore[assignment]
+    assert asyncio.run(gw._health()) is None
+    assert gw.counter.pace.waits == 1 and answers == []
