@@ -134,7 +134,11 @@ class PrefectGateway:
         client = PrefectClient(self.api_url, api_key=self.api_key, auth_string=self.auth_string,
                                httpx_settings=settings)
         self._client = await self._stack.enter_async_context(client)
-        problem = await self._health()
+        try:
+            problem = await self._health()
+        except CredentialsRefused:
+            await self._stack.aclose()
+            raise
         if problem is not None:
             await self._stack.aclose()
             raise ServiceUnavailable(
@@ -148,12 +152,14 @@ class PrefectGateway:
         other request's (on a hosted API the health check counts against the limit too)."""
         async def check() -> BaseException | None:
             problem = await self.client.api_healthcheck()
-            if isinstance(problem, ServerBusy):
-                raise problem
+            if isinstance(problem, ServerBusy) or _refused(problem):
+                raise problem  # type: ignore[misc]
             return problem
 
         try:
             return await self.call("health check", check)
+        except CredentialsRefused:
+            raise
         except ApiError as error:
             return error
 
@@ -223,7 +229,7 @@ class PrefectGateway:
             self.breaker.reason = f"the Prefect API at {self.api_url} stopped answering"
             return ServiceUnavailable(f"{what}: {self.breaker.reason} ({_short(error)})",
                                       hint="check the server; a re-run finishes the rest")
-        if isinstance(error, httpx.HTTPStatusError) and error.response.status_code in (401, 403):
+        if _refused(error):
             return CredentialsRefused(
                 f"{what}: the Prefect API at {self.api_url} refused the credentials "
                 f"({_short(error)})",
@@ -403,6 +409,11 @@ def _update_values(spec: DeploymentSpec) -> dict[str, Any]:
     comparable.pop("schedules")
     comparable["tags"] = list(spec.tags)
     return comparable
+
+
+def _refused(error: BaseException | None) -> bool:
+    """A 401/403 answer: the credentials, not the server, are the problem."""
+    return isinstance(error, httpx.HTTPStatusError) and error.response.status_code in (401, 403)
 
 
 def _transient(error: Exception) -> bool:

@@ -228,3 +228,22 @@ def test_a_rate_limited_health_check_is_waited_out_not_called_unreachable() -> N
     gw._client = Client()  # type: ignore[assignment]
     assert asyncio.run(gw._health()) is None
     assert gw.counter.pace.waits == 1 and answers == []
+
+
+def test_a_health_check_refused_for_credentials_says_so_not_unreachable() -> None:
+    """A hosted API may guard its health check too: 401 there is a credentials problem."""
+    from deploytasks.deploy.prefect_api import CredentialsRefused
+
+    gw = gateway()
+    request = httpx.Request("GET", "http://x/api/health")
+    refused = httpx.HTTPStatusError("401", request=request,
+                                    response=httpx.Response(401, request=request))
+
+    class Client:
+        async def api_healthcheck(self) -> BaseException | None:
+            return refused
+
+    gw._client = Client()  # type: ignore[assignment]
+    with pytest.raises(CredentialsRefused) as caught:
+        asyncio.run(gw._health())
+    assert caught.value.exit_code == 2 and "refused the credentials" in caught.value.message
