@@ -40,7 +40,7 @@ class DeploymentAPI:
 
     def load(self, environment: str | None = None) -> ResolvedConfig:
         """The merged configuration of an environment."""
-        return self.config.load(environment)
+        return self.config.load(environment, profile=True)
 
     def discover(self) -> list[FlowSpec]:
         """Every flow folder, read from source (never imported)."""

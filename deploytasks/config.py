@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from deploytasks import paths
-from deploytasks.console import MASK, register_secret
+from deploytasks.console import MASK, redact, register_secret, register_url_secret
 from deploytasks.errors import ConfigError
 from deploytasks.layers import DEFAULT_ORIGIN, Layer, Origin, Provenance, merge_layers, set_path
 from deploytasks.settings import (
@@ -36,6 +36,8 @@ DEFAULT_ENVIRONMENT = "development"
 ENV_VARIABLES: dict[str, str] = {
     "PREFECT_API_URL": "prefect.api_url",
     "PREFECT_API_KEY": "prefect.api_key",
+    "PREFECT_API_AUTH_STRING": "prefect.auth_string",
+    "PREFECT_UI_URL": "prefect.ui_url",
     "DOCKER_REGISTRY": "docker.registry",
     "DOCKER_NAMESPACE": "docker.namespace",
     "DOCKER_TAG": "docker.tag",
@@ -116,7 +118,7 @@ class ResolvedConfig:
         rows: list[ConfigValue] = []
         for path, value in _leaves(dumped, ()):
             secret = path in SECRET_PATHS
-            shown = (MASK if value else None) if secret else value
+            shown = (MASK if value else None) if secret else _masked(value)
             origin = self.provenance.get(path, DEFAULT_ORIGIN)
             rows.append(ConfigValue(".".join(path), shown, origin, secret))
         return rows
@@ -141,9 +143,10 @@ class ConfigurationManager:
                               where=where, hint="keep configuration inside the repository")
         return resolved
 
-    def load(self, env: str | None = None,
-             overrides: dict[str, Any] | None = None) -> ResolvedConfig:
-        """Load, merge and validate the configuration of ``env``."""
+    def load(self, env: str | None = None, overrides: dict[str, Any] | None = None, *,
+             profile: bool = False) -> ResolvedConfig:
+        """Load, merge and validate the configuration of ``env``; with ``profile``, the
+        active Prefect profile connects when nothing else names an API URL."""
         main = self._read_layer(self.config_path, "main")
         base = _validate(Settings, *merge_layers([main]), None)
         environment = resolve_environment(base, env)
@@ -152,6 +155,13 @@ class ConfigurationManager:
         layers = [main, overlay, _env_layer(), cli]
         merged, provenance = merge_layers(layers)
         settings = _validate(Settings, merged, provenance, None)
+        if profile and settings.prefect.api_url is None:
+            from deploytasks.prefect_profile import profile_layer
+
+            lowest = profile_layer()
+            if lowest is not None:
+                merged, provenance = merge_layers([lowest, *layers])
+                settings = _validate(Settings, merged, provenance, None)
         _register_secrets(settings)
         templates = {kind: self._template(kind) for kind in KINDS}
         return ResolvedConfig(self.root, self.config_path, environment, settings, provenance,
@@ -225,9 +235,12 @@ def _overrides_layer(overrides: dict[str, Any]) -> Layer:
 
 
 def _register_secrets(settings: Settings) -> None:
-    for secret in (settings.prefect.api_key, settings.docker.password):
+    prefect = settings.prefect
+    for secret in (prefect.api_key, prefect.auth_string, settings.docker.password):
         if secret is not None:
             register_secret(secret.get_secret_value())
+    for url in (prefect.api_url, prefect.ui_url):
+        register_url_secret(url)
 
 
 def _validate(model: type[Any], data: dict[str, Any], provenance: Provenance | None,
@@ -288,6 +301,10 @@ def _model_in(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
+
+
+def _masked(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value
 
 
 def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:

@@ -50,13 +50,20 @@ class Discovery(Strict):
 
 
 class PrefectSettings(Strict):
-    """How to reach the Prefect API, and how hard to push it."""
+    """How to reach the Prefect API, and how hard to push it.
+
+    ``max_retry_after`` caps one wait a 429/503 ``Retry-After`` asks for;
+    ``wait_budget`` bounds all such waits of one run (seconds)."""
 
     api_url: str | None = None
     api_key: SecretStr | None = None
+    auth_string: SecretStr | None = None
+    ui_url: str | None = None
     concurrency: int = Field(default=1, ge=1, le=64)
     retries: int = Field(default=6, ge=0, le=20)
     timeout: float = Field(default=30.0, gt=0)
+    max_retry_after: float = Field(default=60.0, gt=0, le=3600)
+    wait_budget: float = Field(default=600.0, ge=0)
     ownership_tag: str = "managed-by:deploytasks"
 
 
@@ -208,4 +215,4 @@ class Settings(Strict):
     environments: dict[str, EnvironmentInfo] = Field(default_factory=_default_environments)
 
 
-SECRET_PATHS = {("prefect", "api_key"), ("docker", "password")}
+SECRET_PATHS = {("prefect", "api_key"), ("prefect", "auth_string"), ("docker", "password")}

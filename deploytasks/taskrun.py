@@ -26,6 +26,14 @@ def execute(body: Body, *, json: bool = False, verbose: bool = False) -> int:
     except KeyboardInterrupt:
         out.error("interrupted — what finished is kept; run the command again to finish the rest")
         return EXIT_INTERRUPTED
+    except Exception as error:  # a broken Prefect profiles file fails Prefect's own import
+        from deploytasks.prefect_profile import unreadable_profiles
+
+        problem = unreadable_profiles(error)
+        if problem is None:
+            raise
+        out.error(problem)
+        return problem.exit_code
 
 
 def run(body: Body, *, json: bool = False, verbose: bool = False) -> None:

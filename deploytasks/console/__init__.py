@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from deploytasks.console.width import console_width
 from deploytasks.errors import DeployTasksError
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
 
 MASK = "********"
 _secrets: set[str] = set()
+# The user info of any URL (``https://user:token@host``): a scheme, then everything up
+# to the last ``@`` before the first ``/``, ``?``, ``#`` or space (RFC 3986 authority).
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]+@")
 
 
 def register_secret(value: str | None) -> None:
@@ -30,8 +35,23 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
+def register_url_secret(url: str | None) -> None:
+    """Remember the password (or lone token) in a URL's user info, also percent-decoded,
+    so that it stays masked where it is printed outside its URL."""
+    if not url or "@" not in url:
+        return
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return
+    token = parts.password if parts.password is not None else parts.username
+    for value in (token, unquote(token or "")):
+        register_secret(value)
+
+
 def redact(text: str) -> str:
-    """Replace every registered secret in ``text`` with a mask."""
+    """Mask the user info of every URL and every registered secret in ``text``."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text

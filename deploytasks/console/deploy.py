@@ -133,12 +133,33 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
     plan_summary_line(out, plan)
     out.line(f"Dry run: nothing was written ({requests.reads} read, {requests.writes} write "
              "requests).", style="dim")
+    waited_line(out, requests)
     out.step_summary(plan_markdown(checked, plan))
     out.json({"environment": checked.resolution.config.env.name,
               "plan": [i.to_document() for i in plan.items], "summary": plan.counts(),
               "pools": [{"name": p.name, "type": p.type, "state": p.state} for p in pools],
-              "requests": {"reads": requests.reads, "writes": requests.writes},
+              "requests": {"reads": requests.reads, "writes": requests.writes,
+                           **_pace_document(requests)},
               **_skipped_documents(checked)})
+
+
+def waited_line(out: Output, counter: Any) -> None:
+    """That the run waited because the server asked it to (429/503 Retry-After), and how."""
+    pace = counter.pace
+    lowered = (f"write concurrency lowered to {pace.lowest_concurrency} on busy answers"
+               if pace.lowest_concurrency else "")
+    if pace.waits:
+        out.line(f"[yellow]Waited {plural(pace.waits, 'time')}, {pace.waited_seconds:.1f} s in "
+                 f"all[/], as the server asked (HTTP 429/503 Retry-After)"
+                 f"{'; ' + lowered if lowered else ''}.")
+    elif lowered:
+        out.line(f"[yellow]The server was busy[/]: {lowered}.")
+
+
+def _pace_document(counter: Any) -> dict[str, Any]:
+    pace = counter.pace
+    return {"waits": pace.waits, "waited_seconds": round(pace.waited_seconds, 3),
+            "lowest_concurrency": pace.lowest_concurrency}
 
 
 def _plan_item(out: Output, item: PlanItem) -> None:
@@ -254,6 +275,7 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
                  f"({len(failed)} failed, {unchanged} unchanged; "
                  f"{counter.writes} write / {counter.reads} read requests, "
                  f"{counter.retries} retries).")
+    waited_line(out, counter)
     if plan.of("orphaned"):
         out.line("Orphaned deployments are kept; remove them with: invoke deploy.clean "
                  "--orphans", style="dim")
@@ -261,7 +283,7 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
               "results": [o.to_document() for o in report.outcomes],
               "plan": plan.counts(), "pools_created": report.pools_created,
               "requests": {"reads": counter.reads, "writes": counter.writes,
-                           "retries": counter.retries},
+                           "retries": counter.retries, **_pace_document(counter)},
               "failed": len(failed), **_skipped_documents(checked)})
 
 

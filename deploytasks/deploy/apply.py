@@ -1,8 +1,9 @@
 """Apply a plan: create missing pools, then send only the creates and updates.
 
-Writes run concurrently up to a bound; each deployment's failure is its own,
-never the others'. Outcomes are reported as they finish, so an interrupted
-run can still say exactly what was done.
+Writes run concurrently up to a bound that adapts to the server (halved on a
+busy answer, grown back after a calm period; ``throttle.py``); each
+deployment's failure is its own, never the others'. Outcomes are reported as
+they finish, so an interrupted run can still say exactly what was done.
 """
 
 from __future__ import annotations
@@ -72,11 +73,11 @@ async def apply_plan(plan: Plan, gateway: PrefectGateway, *, concurrency: int,
                      report: ApplyReport, on_outcome: OnOutcome, blocked: dict[str, str]
                      ) -> ApplyReport:
     """Send the plan's writes; ``blocked`` maps pool names to why their deployments fail."""
-    limit = asyncio.Semaphore(concurrency)
+    gateway.throttle.set_ceiling(concurrency)
     flow_ids: dict[str, asyncio.Task[Any]] = {}
 
     async def one(item: PlanItem) -> None:
-        async with limit:
+        async with gateway.throttle.slot():
             outcome = await _apply_item(item, gateway, flow_ids, blocked)
         report.outcomes.append(outcome)
         on_outcome(outcome)

@@ -251,7 +251,8 @@ def check(out: Output, selection: Selection, *, browser: bool = False) -> int:
     if browser:
         from deploytasks.deploy.browser import check_in_browser
 
-        shot = check_in_browser(session.ui_url(session.api_url(resolution.config)),
+        shot = check_in_browser(session.ui_url(session.api_url(resolution.config),
+                                               resolution.config.settings.prefect.ui_url),
                                 {c.name: c.link for c in checks if c.link},
                                 resolution.config.root)
     render.check_result(out, resolution, checks, ui_problem, shot)
@@ -267,7 +268,7 @@ async def _check(resolution: Resolution) -> tuple[list[DeploymentCheck], str | N
         pools = await gateway.read_work_pools()
         used = {s.work_pool for s in resolution.specs if s.work_pool in pools}
         polled = {name for name in used if await gateway.pool_has_workers(name)}
-        ui = session.ui_url(gateway.api_url)
+        ui = session.ui_url(gateway.api_url, config.settings.prefect.ui_url)
         ui_problem = await gateway.ui_problem(ui)
     by_key = {d.key: d for d in remote}
     checks = [check_deployment(spec, by_key.get(spec.key), ui=ui, pools=set(pools),

@@ -1,10 +1,12 @@
 """Everything that talks to the Prefect API, through Prefect's own client.
 
 One client for the whole run (Prefect's ``deploy`` opens about five per
-deployment). Prefect's built-in retry backs off ~2 s per 503; we turn it off
-and retry transient failures ourselves with a short, growing backoff, and a
-breaker stops hammering a server that is gone. Requests are counted, so a
-run can prove it sent no writes.
+deployment). Prefect's built-in retry backs off ~2 s per 503 and waits per
+request; we turn it off and retry transient failures ourselves: a short,
+growing backoff for a 503 without ``Retry-After``, one wait shared by every
+request of the run when the server says how long (429/503 ``Retry-After``,
+see ``throttle.py``), and a breaker that stops hammering a server that is
+gone. Requests are counted, so a run can prove it sent no writes.
 """
 
 from __future__ import annotations
@@ -41,15 +43,23 @@ from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
 from deploytasks.deploy.plan import RemoteDeployment, RemoteSchedule
 from deploytasks.deploy.specs import DeploymentSpec, Schedule
-from deploytasks.errors import DeployTasksError, ServiceUnavailable
+from deploytasks.deploy.throttle import PaceStats, Throttle, parse_retry_after
+from deploytasks.errors import EXIT_USAGE, DeployTasksError, ServiceUnavailable
 
 T = TypeVar("T")
 PAGE = 200
+BUDGET_HINT = "run the same command again later, or raise prefect.wait_budget"
 READ_SUFFIXES = ("/filter", "/count", "/paginate", "/health")
 
 
 class ApiError(DeployTasksError):
     """The server refused one request (after retries, where retrying made sense)."""
+
+
+class CredentialsRefused(ApiError):
+    """The server answered 401/403: the key or auth string is wrong or missing."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass
@@ -59,6 +69,7 @@ class RequestCounter:
     reads: int = 0
     writes: int = 0
     retries: int = 0
+    pace: PaceStats = field(default_factory=PaceStats)
 
     async def __call__(self, request: httpx.Request) -> None:
         path = request.url.path.rstrip("/")
@@ -75,6 +86,8 @@ class ServerBusy(Exception):
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"HTTP {response.status_code}: {_detail(response)}")
         self.status_code = response.status_code
+        self.retry_after = parse_retry_after(response.headers.get("Retry-After")) \
+            if response.status_code in (429, 503) else None
 
 
 async def fail_fast_when_busy(response: httpx.Response) -> None:
@@ -101,10 +114,15 @@ class PrefectGateway:
     timeout: float = 30.0
     retries: int = 6
     backoff: float = 0.05
+    auth_string: str | None = None
+    throttle: Throttle = field(default_factory=Throttle)
     counter: RequestCounter = field(default_factory=RequestCounter)
     breaker: Breaker = field(default_factory=Breaker)
     _client: PrefectClient | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    def __post_init__(self) -> None:
+        self.counter.pace = self.throttle.stats  # the run's report says how long it waited
 
     async def __aenter__(self) -> PrefectGateway:
         self._stack.enter_context(temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}))
@@ -113,9 +131,14 @@ class PrefectGateway:
                                                     "response": [fail_fast_when_busy]}}
         if self.api_url.startswith("http://"):  # no TLS: spare loading the CA bundle (~0.1 s)
             settings["verify"] = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        client = PrefectClient(self.api_url, api_key=self.api_key, httpx_settings=settings)
+        client = PrefectClient(self.api_url, api_key=self.api_key, auth_string=self.auth_string,
+                               httpx_settings=settings)
         self._client = await self._stack.enter_async_context(client)
-        problem = await self._client.api_healthcheck()
+        try:
+            problem = await self._health()
+        except CredentialsRefused:
+            await self._stack.aclose()
+            raise
         if problem is not None:
             await self._stack.aclose()
             raise ServiceUnavailable(
@@ -123,6 +146,22 @@ class PrefectGateway:
                 hint="start the local server (invoke env.up / make server-up) "
                      "or set PREFECT_API_URL to a running server")
         return self
+
+    async def _health(self) -> BaseException | None:
+        """None when the API answers; a rate-limited or busy answer is waited out like any
+        other request's (on a hosted API the health check counts against the limit too)."""
+        async def check() -> BaseException | None:
+            problem = await self.client.api_healthcheck()
+            if isinstance(problem, ServerBusy) or _refused(problem):
+                raise problem  # type: ignore[misc]
+            return problem
+
+        try:
+            return await self.call("health check", check)
+        except CredentialsRefused:
+            raise
+        except ApiError as error:
+            return error
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
@@ -135,21 +174,54 @@ class PrefectGateway:
 
     async def call(self, what: str, method: Callable[..., Awaitable[T]], *args: Any,
                    **kwargs: Any) -> T:
-        """Run one request, retrying transient failures with a short growing backoff."""
-        if self.breaker.open:
-            raise ServiceUnavailable(f"{what}: not attempted, {self.breaker.reason}")
-        delay = self.backoff
-        for attempt in range(self.retries + 1):
+        """Run one request: wait while the shared gate is closed, retry transient failures.
+
+        A busy answer that says how long to wait closes the gate for every request
+        of the run and costs no attempt (the wait budget bounds those); any other
+        transient failure costs an attempt and a short, growing backoff."""
+        delay, attempt = self.backoff, 0
+        while True:
+            await self._pass_gate(what)
+            sent_at = self.throttle.clock()
             try:
                 return await method(*args, **kwargs)
             except Exception as error:
                 transient = _transient(error)
-                if not transient or attempt == self.retries:
+                if not transient:
+                    raise self._failure(what, error, transient) from None
+                if isinstance(error, ServerBusy):
+                    self.throttle.busy(sent_at)
+                    if error.retry_after:
+                        self._wait_as_told(what, error, error.retry_after)
+                        self.counter.retries += 1
+                        continue
+                attempt += 1
+                if attempt > self.retries:
                     raise self._failure(what, error, transient) from None
             self.counter.retries += 1
             await asyncio.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+
+    async def _pass_gate(self, what: str) -> None:
+        if self.breaker.open:
+            raise ServiceUnavailable(f"{what}: not attempted, {self.breaker.reason}")
+        if self.throttle.exhausted:
+            raise ApiError(f"{what}: not attempted, the run's waiting budget is used up "
+                           f"({self._budget_spent()}); a re-run sends only what is still "
+                           "missing", hint=BUDGET_HINT)
+        await self.throttle.pass_gate()
+
+    def _wait_as_told(self, what: str, error: ServerBusy, seconds: float) -> None:
+        if not self.throttle.ask_to_wait(seconds):
+            raise ApiError(f"{what}: HTTP {error.status_code}: the server asks to wait "
+                           f"{seconds:.0f} s more, beyond the run's waiting budget "
+                           f"({self._budget_spent()}); a re-run sends only what is still "
+                           "missing", hint=BUDGET_HINT)
+
+    def _budget_spent(self) -> str:
+        throttle = self.throttle
+        return (f"waited {throttle.stats.waited_seconds:.0f} s of prefect.wait_budget "
+                f"{throttle.budget:g} s")
 
     def _failure(self, what: str, error: Exception, transient: bool) -> DeployTasksError:
         if isinstance(error, httpx.TransportError):
@@ -157,6 +229,12 @@ class PrefectGateway:
             self.breaker.reason = f"the Prefect API at {self.api_url} stopped answering"
             return ServiceUnavailable(f"{what}: {self.breaker.reason} ({_short(error)})",
                                       hint="check the server; a re-run finishes the rest")
+        if _refused(error):
+            return CredentialsRefused(
+                f"{what}: the Prefect API at {self.api_url} refused the credentials "
+                f"({_short(error)})",
+                hint="set PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING (a server "
+                     "with basic auth), or check the active Prefect profile (invoke env.show)")
         suffix = " (gave up after retries)" if transient else ""
         return ApiError(f"{what}: {_short(error)}{suffix}")
 
@@ -331,6 +409,11 @@ def _update_values(spec: DeploymentSpec) -> dict[str, Any]:
     comparable.pop("schedules")
     comparable["tags"] = list(spec.tags)
     return comparable
+
+
+def _refused(error: BaseException | None) -> bool:
+    """A 401/403 answer: the credentials, not the server, are the problem."""
+    return isinstance(error, httpx.HTTPStatusError) and error.response.status_code in (401, 403)
 
 
 def _transient(error: Exception) -> bool:

@@ -37,7 +37,7 @@ def server_status(out: Output) -> int:
 
 def show_config(out: Output, env: str | None) -> int:
     """Print the merged configuration of ``env`` with provenance."""
-    config = ConfigurationManager().load(env)
+    config = ConfigurationManager().load(env, profile=True)
     render.config_values(out, config)
     return 0
 

@@ -1,7 +1,8 @@
 """Faults on the way to the server and the registry, provoked for real.
 
 - a Prefect server that answers 503 "database is locked" to every third write
-  (a loopback proxy of this test in front of a real private server);
+  (``tests/support/api_proxy.py`` in front of a real private server; its rate-limit
+  policies are ``test_rate_limits.py``'s);
 - Ctrl-C (SIGINT) in the middle of ``deploy.python`` / ``deploy.build`` of 80
   flows and of ``images.build --no-cache``;
 - a registry that goes away between two pushes.
@@ -13,25 +14,21 @@ not repeated here.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import yaml
 from conftest import skip_or_fail
+from support.api_proxy import ApiProxy
 from support.docker_services import (
     ServiceMissing,
     private_namespace,
@@ -89,109 +86,17 @@ def dot_files(folder: Path) -> list[str]:
 # ---- (a) a server that answers 503 to every third write ------------------------------------------
 
 
-class FlakyProxy:
-    """A loopback HTTP proxy that answers 503 to every ``every``-th write and forwards the rest.
-
-    Writes are POST/PUT/PATCH/DELETE requests whose path does not end in
-    ``/filter`` (Prefect reads with POST …/filter). A refused write never
-    reaches the server, so a retry is the only way it can land. A real server
-    sends no ``Retry-After``; ``retry_after`` adds one. It no longer changes the
-    timing: deploytasks turns off Prefect's own retry (which honoured it, and slept
-    ~2 s per 503 without it) and retries with its short backoff, which
-    ``test_a_503_costs_the_short_backoff_not_prefects_two_seconds`` times.
-    """
-
-    def __init__(self, upstream: str, every: int = 3, retry_after: str | None = None) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host = parts.hostname or "127.0.0.1"
-        self.upstream_port = parts.port or 80
-        self.every = every
-        self.writes = 0
-        self.refused: list[str] = []
-        self.forwarded: list[str] = []
-        self._lock = threading.Lock()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # keep pytest's output clean
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                if proxy.refuse(self.command, self.path):
-                    payload = json.dumps({"detail": "database is locked"}).encode()
-                    self.send_response(503)
-                    self.send_header("Content-Type", "application/json")
-                    if retry_after is not None:
-                        self.send_header("Retry-After", retry_after)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                status, headers, data = proxy.forward(self.command, self.path,
-                                                      dict(self.headers.items()), body)
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() not in {"connection", "keep-alive", "transfer-encoding",
-                                           "content-length", "date", "server"}:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
-
-    def refuse(self, method: str, path: str) -> bool:
-        if method not in {"POST", "PUT", "PATCH", "DELETE"}:
-            return False
-        if urlsplit(path).path.rstrip("/").endswith("/filter"):
-            return False
-        with self._lock:
-            self.writes += 1
-            if self.writes % self.every == 0:
-                self.refused.append(f"{method} {path}")
-                return True
-            self.forwarded.append(f"{method} {path}")
-            return False
-
-    def forward(self, method: str, path: str, headers: dict[str, str],
-                body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port,
-                                                timeout=60)
-        try:
-            headers = {k: v for k, v in headers.items()
-                       if k.lower() not in {"host", "connection", "keep-alive"}}
-            connection.request(method, path, body=body or None, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.getheaders(), response.read()
-        finally:
-            connection.close()
-
-    def __enter__(self) -> FlakyProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+# ApiProxy (tests/support/api_proxy.py) refuses every ``every``-th write with 503 "database is
+# locked" and forwards the rest; a refused write never reaches the server, so a retry is the
+# only way it can land. A real server sends no ``Retry-After``; ``retry_after="0"`` keeps the
+# first test about correctness, not waiting.
 
 
 def test_server_answering_503_to_every_third_write(repo_copy: Path, server: PrivateServer
                                                    ) -> None:
     ns = isolate_repo(repo_copy)
     folders = clone_flows(repo_copy, 30)
-    with FlakyProxy(server.api_url, every=3, retry_after="0") as proxy:
+    with ApiProxy(server.api_url, every=3, retry_after="0") as proxy:
         result = run_cli(repo_copy, "deploy.python", "--env", "dev", "--json",
                          api_url=proxy.url, timeout=300)
     assert result.code == 0, result.describe()
@@ -206,7 +111,7 @@ def test_server_answering_503_to_every_third_write(repo_copy: Path, server: Priv
     found = deployments_by_name(server.api_url, ns.tag)  # fails on a duplicate
     assert set(found) == {ns.name(f) for f in folders}
     # And the repository is now in step: nothing left to write, even through the proxy.
-    with FlakyProxy(server.api_url, every=3, retry_after="0") as proxy:
+    with ApiProxy(server.api_url, every=3, retry_after="0") as proxy:
         again = run_cli(repo_copy, "deploy.python", "--env", "dev", "--json",
                         api_url=proxy.url, timeout=120)
     assert again.code == 0, again.describe()
@@ -226,7 +131,7 @@ def test_a_503_costs_the_short_backoff_not_prefects_two_seconds(
             result = run_cli(root, "deploy.python", "--env", "dev", "--json",
                              api_url=server.api_url)
         else:
-            with FlakyProxy(server.api_url, every=3) as proxy:
+            with ApiProxy(server.api_url, every=3) as proxy:
                 result = run_cli(root, "deploy.python", "--env", "dev", "--json",
                                  api_url=proxy.url)
             refused = len(proxy.refused)

@@ -42,6 +42,8 @@ from support.prefect_helpers import (
     Namespace,
     cli_env,
     deployment,
+    deployments_by_name,
+    edit_config,
     isolate_repo,
     replace_in_file,
     run_cli,
@@ -394,3 +396,57 @@ def test_plan_json_masks_the_env_value_on_the_server(world: World) -> None:
     assert sorted(item["name"] for item in changed) == sorted(
         world.ns.name("rpa1", kind) for kind in ("python", "docker"))
     assert leaks({"deploy.test --json": plan.stdout}, {"old": old, "new": new}) == []
+
+
+# ---- credentials inside the API URL (no Docker needed) -------------------------------------------
+
+
+def test_credentials_inside_the_api_url_are_never_printed(
+        repo_copy: Path, prefect_server: Any, tmp_path: Path) -> None:
+    """``PREFECT_API_URL=http://user:token@host/api``: the open-source server ignores the basic
+    auth it implies, so every command really works with it — and none may print the token:
+    env.show, plan, deploy, check links, clean, the debugging CLI, GitHub annotations and the
+    job summary, and the "not reachable" error of a URL nothing answers at."""
+    from deploytasks.env.local_server import free_port
+
+    ns = isolate_repo(repo_copy)
+    edit_config(repo_copy, lambda d: d.setdefault("defaults", {}).update(kinds=["python"]))
+    token = _token("urlTOKEN")
+    host = prefect_server.api_url.removeprefix("http://")
+    api = f"http://deployer:{token}@{host}"
+    summary = tmp_path / "summary.md"
+    gh = extra_env_gh(summary)
+    runs: list[CliResult] = []
+
+    def cli(*args: str, api_url: str = api, **env: str) -> CliResult:
+        result = run_cli(repo_copy, *args, api_url=api_url, timeout=180,
+                         extra_env={"COLUMNS": "300", **env})
+        assert "Traceback" not in result.stdout + result.stderr, result.describe()
+        runs.append(result)
+        return result
+
+    for mode in ((), ("--json",)):
+        assert cli("env.show", "--env", "dev", *mode).code == 0
+        assert cli("deploy.test", "--env", "dev", "--verbose", *mode, **gh).code == 0
+        assert cli("deploy.python", "--env", "dev", "--verbose", *mode).code == 0
+        assert cli("deploy.check", "--env", "dev", "--verbose", *mode, **gh).code == 0
+        assert cli("deploy.clean", "--env", "dev", "--dry-run", *mode).code == 0
+        unreachable = cli("deploy.test", *mode,
+                          api_url=f"http://deployer:{token}@127.0.0.1:{free_port()}/api")
+        assert unreachable.code == 3 and "not reachable at http://********@127.0.0.1" in \
+            unreachable.stderr, unreachable.describe()
+    debug = subprocess.run([sys.executable, "-m", "deploytasks.cli", "config", "--show",
+                            "--env", "dev"], cwd=repo_copy, env=cli_env(api), text=True,
+                           capture_output=True, timeout=120, check=False)
+    runs.append(CliResult(["config"], debug.returncode, debug.stdout, debug.stderr, 0.0))
+
+    text = "\n".join(r.stdout + r.stderr for r in runs)
+    assert f"http://********@{host}" in text  # the URL was printed, masked
+    assert "deployments/deployment/" in text  # check printed its links
+    assert set(deployments_by_name(prefect_server.api_url, ns.tag)) == \
+        ns.names(kinds=("python",))
+    haystacks = {**output_haystacks(runs), **file_haystacks(repo_copy / "build")}
+    if summary.exists():
+        haystacks["GITHUB_STEP_SUMMARY"] = summary.read_text()
+    assert leaks(haystacks, {"token in PREFECT_API_URL": token}) == []
+

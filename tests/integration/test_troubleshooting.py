@@ -21,8 +21,9 @@ import pytest
 
 from deploytasks.env.local_server import free_port
 from tests.conftest import REPO_ROOT
+from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
-from tests.support.prefect_helpers import client
+from tests.support.prefect_helpers import NO_PROFILES, client
 
 GUIDE = REPO_ROOT / "docs" / "TROUBLESHOOTING.md"
 INVOKE = str(REPO_ROOT / ".venv" / "bin" / "invoke")
@@ -43,7 +44,7 @@ def printed_problems(output: str) -> list[str]:
 
 
 def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, **env}
+    environment = {"PREFECT_PROFILES_PATH": str(NO_PROFILES), **os.environ, **env}
     for key, value in env.items():
         if value == "":
             environment.pop(key)
@@ -83,6 +84,9 @@ SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
                        2, "configuration file not found"),
     "config outside": (lambda r: run(r, "deploy.test", DEPLOYMENT_CONFIG_PATH="../out.yaml"), 2,
                        "points outside the repository"),
+    "unknown profile": (lambda r: run(r, "deploy.test", PREFECT_API_URL="",
+                                      PREFECT_PROFILE="nope"), 2,
+                        "no Prefect profile named 'nope'"),
 }
 
 
@@ -136,7 +140,21 @@ def _wrong_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.python", "--flow", "rpa1")
 
 
+def _wait_budget(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "  wait_budget: 600\n", "  wait_budget: 1\n")
+    with ApiProxy(os.environ["PREFECT_API_URL"], limit=2, window=10) as proxy:
+        return run(repo, "deploy.python", PREFECT_API_URL=proxy.url)
+
+
+def _unreadable_profiles(repo: Path) -> subprocess.CompletedProcess[str]:
+    broken = repo.parent / "profiles.toml"
+    broken.write_text('active = "x\n')
+    return run(repo, "deploy.test", PREFECT_API_URL="", PREFECT_PROFILES_PATH=str(broken))
+
+
 FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
+    "wait budget used up": (_wait_budget, 1, "beyond the run's waiting budget"),
+    "unreadable profiles": (_unreadable_profiles, 2, "cannot read the Prefect profiles"),
     "invalid yaml": (_invalid_yaml, 2, "invalid YAML"),
     "unknown key": (_unknown_key, 2, "unknown key 'wrok_pools'"),
     "wrong value": (_wrong_value, 2, "prefect.concurrency"),

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -40,7 +41,11 @@ FLOW_NAMES = {"rpa1": "RPA1ProcessingFlow", "rpa2": "RPA2ProcessingFlow",
 # Variables of the caller that would change what the CLI does; never passed on.
 SCRUBBED = ("PREFECT_API_KEY", "PREFECT_API_URL", "DEPLOYTASKS_ROOT", "DEPLOYMENT_ENV",
             "DEPLOYMENT_CONFIG_PATH", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "DOCKER_REGISTRY",
-            "DOCKER_NAMESPACE", "DOCKER_TAG")
+            "DOCKER_NAMESPACE", "DOCKER_TAG", "PREFECT_API_AUTH_STRING", "PREFECT_UI_URL",
+            "PREFECT_PROFILE", "PREFECT_PROFILES_PATH")
+# With no API URL the tool reads the active Prefect profile: a CLI run of the tests reads
+# this (absent) file instead of the profiles of whoever runs them, unless it names its own.
+NO_PROFILES = Path(tempfile.gettempdir()) / "deploytasks-tests-no-profiles" / "profiles.toml"
 
 
 def invoke_path() -> Path:
@@ -244,6 +249,8 @@ def cli_env(api_url: str | None, extra: dict[str, str] | None = None) -> dict[st
     if api_url:
         env["PREFECT_API_URL"] = api_url
     env.update(extra or {})
+    if not {"PREFECT_HOME", "PREFECT_PROFILES_PATH"} & set(extra or {}):
+        env["PREFECT_PROFILES_PATH"] = str(NO_PROFILES)
     return env
 
 
