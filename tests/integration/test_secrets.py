@@ -246,7 +246,8 @@ CONCURRENT = [
     ("env.promote", ("--from", "staging", "--to", "production", "--dry-run", "--verbose"),
      BOTH),
     ("deploy.check", ("--env", "dev", "--verbose"), BOTH),
-    ("deploy.clean", ("--env", "staging", "--dry-run"), BOTH),
+    ("deploy.clean", ("--env", "staging", "--all", "--dry-run"), BOTH),
+    ("deploy.adopt", ("--env", "dev", "--dry-run"), BOTH),
     ("makefile", ("--check",), HUMAN),
 ]
 
