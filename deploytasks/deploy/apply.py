@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy.ownership import Ownership, ownership
@@ -193,7 +193,7 @@ async def _undo_takeover(item: PlanItem, deployment_id: str, since: str,
     what could not."""
     assert item.spec is not None
     payload = await _upsert_event(deployment_id, since, gateway)
-    if payload is _OURS:
+    if payload == "ours":
         return None
     verdict = judge(payload, item.spec, context.ownership)
     if verdict.was_ours:
@@ -215,12 +215,9 @@ async def _undo_takeover(item: PlanItem, deployment_id: str, since: str,
                    "(naming.deployment) or remove it by hand")
 
 
-_OURS: dict[str, Any] = {}
-
-
 async def _upsert_event(deployment_id: str, since: str,
-                        gateway: PrefectGateway) -> dict[str, Any] | None:
-    """Wait for the server's update event of our upsert. ``_OURS`` when, meanwhile, the row
+                        gateway: PrefectGateway) -> dict[str, Any] | Literal["ours"] | None:
+    """Wait for the server's update event of our upsert. "ours" when, meanwhile, the row
     turns out to be recorded as ours (a concurrent run of this project made it: the same
     values, so the server emits no event); None when neither shows within the wait."""
     loop = asyncio.get_running_loop()
@@ -230,7 +227,7 @@ async def _upsert_event(deployment_id: str, since: str,
         if payload is not None:
             return payload
         if await gateway.read_record(deployment_id) is not None:
-            return _OURS
+            return "ours"
         if loop.time() > deadline:
             return None
         await asyncio.sleep(0.25)

@@ -29,6 +29,7 @@ from support.prefect_helpers import (
     replace_in_file,
     set_flow_setting,
     strip_ansi,
+    work_pools,
 )
 from support.shared_server import (
     FLOW_FUNCTIONS,
@@ -89,6 +90,9 @@ def test_another_projects_deployments_are_not_orphans_and_survive_every_clean(
         a.cli("deploy.python", "--env", env, "--json")
     theirs = set(b.deployments())
     assert len(theirs) == 6 and not theirs & set(a.deployments())
+    pools = work_pools(a.api_url)  # pools the tool creates say whose they are
+    assert a.ns.project in (pools[a.ns.pool("python")].description or "")
+    assert b.ns.project in (pools[b.ns.pool("python", "prod")].description or "")
 
     plan = a.cli("deploy.test", "--env", "dev", "--json").json()
     assert set(_items(plan)) == a.ns.names(kinds=("python",))
