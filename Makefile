@@ -70,8 +70,8 @@ deploy-containers: $(STAMP) ## Deploy the Docker deployments of ENV.
 deploy-all: $(STAMP) ## Deploy the Python and Docker deployments of ENV.
 	@$(INVOKE) deploy.all $(if $(value ENV),--env $(call quote,$(value ENV))) $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)
 
-clean-deployments: $(STAMP) ## Remove managed deployments (PATTERN, default all).
-	@$(INVOKE) deploy.clean $(if $(value PATTERN),--pattern $(call quote,$(value PATTERN))) $(if $(value ENV),--env $(call quote,$(value ENV)))
+clean-deployments: $(STAMP) ## Remove this project's deployments of ENV matching PATTERN (without PATTERN: all of them).
+	@$(INVOKE) deploy.clean $(if $(filter command line,$(origin PATTERN)),--pattern $(call quote,$(value PATTERN)),--all) $(if $(value ENV),--env $(call quote,$(value ENV)))
 
 deploy-dev: $(STAMP) ## Deploy everything to development.
 	@$(INVOKE) env.deploy-dev $(if $(value FLOW),--flow $(call quote,$(value FLOW))) $(if $(value REGISTRY),--registry $(call quote,$(value REGISTRY))) $(if $(call truthy,$(value VERBOSE)),--verbose)

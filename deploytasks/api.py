@@ -19,7 +19,7 @@ from deploytasks.config import ConfigurationManager, ResolvedConfig
 from deploytasks.console import Output
 from deploytasks.deploy import commands, session
 from deploytasks.deploy.apply import ApplyReport, Outcome
-from deploytasks.deploy.clean import CleanReport, CleanRequest
+from deploytasks.deploy.clean import CleanReport
 from deploytasks.deploy.plan import Plan
 from deploytasks.deploy.resolve import Resolution, resolve
 from deploytasks.deploy.specs import DeploymentSpec
@@ -85,9 +85,16 @@ class DeploymentAPI:
         return report.outcomes
 
     def clean(self, pattern: str | None = None, environment: str | None = None,
-              dry_run: bool = False) -> CleanReport:
-        """Delete managed deployments matching ``pattern`` (never hand-made ones)."""
-        config = self.load(environment)
-        request = CleanRequest(pattern, config.env.short if environment else None)
-        return session.run(commands.clean_resolved(self._quiet, config, request, dry_run=dry_run,
-                                                   yes=True, confirm=lambda _: True))
+              dry_run: bool = False, *, all_: bool = False, orphans: bool = False,
+              force: bool = False, yes: bool = False) -> CleanReport:
+        """Delete this project's deployments matching ``pattern`` (never hand-made or other
+        projects' ones), with ``deploy.clean``'s guards: a pattern may not be empty or blank,
+        deleting every deployment needs ``all_=True``, ``orphans`` refuses implausible
+        deletions without ``force``, and protected environments need ``yes=True``.
+        ``environment`` defaults to ``DEPLOYMENT_ENV`` (then development); "all" is every
+        environment. Raises ``UsageError`` when a guard refuses."""
+        from deploytasks.console.prompt import confirm
+
+        options = commands.CleanOptions(environment, pattern, orphans, all_, force, dry_run,
+                                        yes)
+        return commands.clean_report(self._quiet, options, confirm)[0]

@@ -22,6 +22,8 @@ from deploytasks.errors import ConfigError
 from deploytasks.layers import DEFAULT_ORIGIN, Layer, Origin, Provenance, merge_layers, set_path
 from deploytasks.settings import (
     KINDS,
+    PROJECT_RULE,
+    RESERVED_TAG_PREFIXES,
     SECRET_PATHS,
     DeploymentSettings,
     FlowSettings,
@@ -148,9 +150,11 @@ class ConfigurationManager:
         """Load, merge and validate the configuration of ``env``; with ``profile``, the
         active Prefect profile connects when nothing else names an API URL."""
         main = self._read_layer(self.config_path, "main")
+        require_project(main)
         base = _validate(Settings, *merge_layers([main]), None)
         environment = resolve_environment(base, env)
         overlay = self._read_layer(self._overlay_path(environment.name), "environment")
+        refuse_project_in(overlay)
         cli = _overrides_layer(overrides or {})
         layers = [main, overlay, _env_layer(), cli]
         merged, provenance = merge_layers(layers)
@@ -164,6 +168,8 @@ class ConfigurationManager:
                 settings = _validate(Settings, merged, provenance, None)
         _register_secrets(settings)
         templates = {kind: self._template(kind) for kind in KINDS}
+        for layer in (main, overlay, *templates.values()):
+            refuse_reserved_tags(layer, settings.prefect.ownership_tag)
         return ResolvedConfig(self.root, self.config_path, environment, settings, provenance,
                               [main, overlay, cli], templates)
 
@@ -213,6 +219,53 @@ def resolve_environment(settings: Settings, requested: str | None) -> Environmen
     where = "--env" if requested else ("DEPLOYMENT_ENV" if os.environ.get("DEPLOYMENT_ENV")
                                        else None)
     raise ConfigError(f"unknown environment {given!r}", where=where, hint=f"use one of {known}")
+
+
+def require_project(main: Layer) -> None:
+    """The main file must name the project: it is whose deployments are whose on a shared
+    server, so a silent default would let two repositories own each other's."""
+    if not main.data.get("project"):
+        where = str(main.origin(("project",))) if "project" in main.data else main.source
+        raise ConfigError("project: the project name is missing or empty", where=where,
+                          hint=f"set 'project: <name>' there ({PROJECT_RULE}); every "
+                               "repository sharing a Prefect server needs its own")
+
+
+def refuse_project_in(overlay: Layer) -> None:
+    """One project for every environment: an overlay may not rename it."""
+    if "project" in overlay.data:
+        raise ConfigError("project can only be set in the main configuration file",
+                          where=str(overlay.origin(("project",))),
+                          hint="remove it here; the project is the same in every environment")
+
+
+def refuse_reserved_tags(layer: Layer, ownership_tag: str) -> None:
+    """Tags the tool sets itself (env:, type:, project:, the ownership tag) cannot come
+    from configuration, in any section of any file."""
+    for path, tags in _tag_lists(layer.data, ()):
+        for index, tag in enumerate(tags):
+            if isinstance(tag, str) and (tag == ownership_tag
+                                         or tag.startswith(RESERVED_TAG_PREFIXES)):
+                where = layer.origin((*path, str(index)))
+                raise ConfigError(
+                    f"{'.'.join(path)}: tag '{tag}' is reserved: deploytasks sets "
+                    f"{', '.join(p + '…' for p in RESERVED_TAG_PREFIXES)} and "
+                    f"'{ownership_tag}' itself", where=str(where),
+                    hint="remove it (the environment, type and project tags are added to "
+                         "every deployment automatically)")
+
+
+def _tag_lists(data: Any, path: KeyPath) -> list[tuple[KeyPath, list[Any]]]:
+    if not isinstance(data, dict):
+        return []
+    found: list[tuple[KeyPath, list[Any]]] = []
+    for key, value in data.items():
+        here = (*path, str(key))
+        if key == "tags" and isinstance(value, list):
+            found.append((here, value))
+        else:
+            found.extend(_tag_lists(value, here))
+    return found
 
 
 def _env_layer() -> Layer:

@@ -78,6 +78,12 @@ class Target:
 def _option(variable: str) -> str:
     if variable == "VERBOSE":
         return "$(if $(call truthy,$(value VERBOSE)),--verbose)"
+    if variable == "PATTERN":
+        # Only clean takes it. Without PATTERN the guide's target removes every deployment of
+        # the project in ENV (--all); any PATTERN given, even empty or blank, is passed on,
+        # so that PATTERN=' ' is an error rather than "everything" ($(if) strips blanks).
+        return ("$(if $(filter command line,$(origin PATTERN)),"
+                "--pattern $(call quote,$(value PATTERN)),--all)")
     return (f"$(if $(value {variable}),{VALUE_OPTIONS[variable]} "
             f"$(call quote,$(value {variable})))")
 
@@ -109,8 +115,8 @@ TARGETS: tuple[Target, ...] = (
            "deploy.containers", ("ENV", "FLOW", "REGISTRY", "VERBOSE")),
     Target("deploy-all", "Deploy the Python and Docker deployments of ENV.",
            "deploy.all", ("ENV", "FLOW", "REGISTRY", "VERBOSE")),
-    Target("clean-deployments", "Remove managed deployments (PATTERN, default all).",
-           "deploy.clean", ("PATTERN", "ENV")),
+    Target("clean-deployments", "Remove this project's deployments of ENV matching PATTERN "
+           "(without PATTERN: all of them).", "deploy.clean", ("PATTERN", "ENV")),
     Target("deploy-dev", "Deploy everything to development.", "env.deploy-dev",
            ("FLOW", "REGISTRY", "VERBOSE")),
     Target("deploy-staging", "Deploy everything to staging.", "env.deploy-staging",

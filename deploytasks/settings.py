@@ -15,6 +15,14 @@ Kind = Literal["python", "docker"]
 KINDS: tuple[Kind, ...] = ("python", "docker")
 NAME_PLACEHOLDERS = {"flow", "type", "env"}
 MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?$")
+# A project name becomes the tag ``project:<name>`` on everything the tool creates: short,
+# lower case, and free of characters that tags, URLs or shells treat specially.
+PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# Tags the tool sets itself; configuration may not (a flow tagged env:prod would be
+# matched by production's cleaning, one tagged project:x would pass for another project's).
+RESERVED_TAG_PREFIXES = ("env:", "type:", "project:")
+PROJECT_RULE = ("1 to 63 characters: lower-case letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit")
 
 
 class Strict(BaseModel):
@@ -65,6 +73,14 @@ class PrefectSettings(Strict):
     max_retry_after: float = Field(default=60.0, gt=0, le=3600)
     wait_budget: float = Field(default=600.0, ge=0)
     ownership_tag: str = "managed-by:deploytasks"
+
+
+class CleanSettings(Strict):
+    """Safety limits of ``deploy.clean``."""
+
+    # --orphans refuses (without --force) to delete more than this share of the project's
+    # deployments in scope: a flows folder emptied by mistake must not wipe the project.
+    max_orphan_share: float = Field(default=0.5, ge=0, le=1)
 
 
 class WorkPool(Strict):
@@ -202,7 +218,18 @@ def _default_environments() -> dict[str, EnvironmentInfo]:
 class Settings(Strict):
     """The whole merged configuration of one environment."""
 
-    project: str = "deploytasks"
+    project: str = ""
+
+    @field_validator("project")
+    @classmethod
+    def _project_name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("the project name is missing; every repository sharing a Prefect "
+                             f"server needs its own (project: my-team-flows; {PROJECT_RULE})")
+        if not PROJECT_PATTERN.match(value):
+            raise ValueError(f"not a valid project name: {PROJECT_RULE}")
+        return value
+
     naming: Naming = Field(default_factory=Naming)
     discovery: Discovery = Field(default_factory=Discovery)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
@@ -210,6 +237,7 @@ class Settings(Strict):
     docker: DockerSettings = Field(default_factory=DockerSettings)
     source: Source = Field(default_factory=Source)
     limits: Limits = Field(default_factory=Limits)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
     defaults: FlowSettings = Field(default_factory=FlowSettings)
     flows: dict[str, FlowSettings] = Field(default_factory=dict)
     environments: dict[str, EnvironmentInfo] = Field(default_factory=_default_environments)

@@ -107,7 +107,9 @@ def plan_summary_line(out: Output, plan: Plan) -> None:
 def plan_markdown(checked: Checked, plan: Plan) -> str:
     """The plan as a job-summary section: changes, skipped flows and problems, counts."""
     rows: list[tuple[str, str, str, str]] = [
-        (i.action, i.name, i.kind or "", "; ".join(describe_changes(i.changes)))
+        (i.action, i.name, i.kind or "",
+         "; ".join([*([f"drift: {', '.join(i.drift)}"] if i.drift else []),
+                    *describe_changes(i.changes)]))
         for i in plan.items if i.action != "unchanged"]
     rows += [("skipped", s.name or s.flow, s.kind or "", s.reason)
              for s in checked.resolution.skipped]
@@ -119,8 +121,9 @@ def plan_markdown(checked: Checked, plan: Plan) -> str:
 
 
 def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatus],
-                requests: Any) -> None:
-    """The dry run: every deployment's action, and for updates the changed fields."""
+                requests: Any, *, protected: bool = False) -> None:
+    """The dry run: every deployment's action, and for updates the changed fields (and
+    which of them were edited on the server since the last deploy: drift)."""
     _environment_line(out, checked, "Planning")
     for pool in pools:
         if pool.state == "missing":
@@ -128,7 +131,7 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
         elif pool.problem:
             out.line(f"[red]✗[/] {pool.problem}")
     for item in plan.items:
-        _plan_item(out, item)
+        _plan_item(out, item, protected=protected)
     skipped_and_problems(out, checked)
     plan_summary_line(out, plan)
     out.line(f"Dry run: nothing was written ({requests.reads} read, {requests.writes} write "
@@ -162,12 +165,12 @@ def _pace_document(counter: Any) -> dict[str, Any]:
             "lowest_concurrency": pace.lowest_concurrency}
 
 
-def _plan_item(out: Output, item: PlanItem) -> None:
+def _plan_item(out: Output, item: PlanItem, *, protected: bool = False) -> None:
     style = ACTION_STYLE[item.action]
     if item.action == "unchanged" and not out.verbose:
         return
     out.line(f"[{style}]{ACTION_MARK[item.action]} {item.action:<9}[/] {_esc(item.name)}"
-             f"{_conflict_note(item)}")
+             f"{_esc(_conflict_note(item))}{_drift_note(item, protected)}")
     for line in describe_changes(item.changes)[:MAX_CHANGE_LINES]:
         out.line(f"      {_esc(line)}", style="dim")
     if len(item.changes) and len(describe_changes(item.changes)) > MAX_CHANGE_LINES:
@@ -175,10 +178,27 @@ def _plan_item(out: Output, item: PlanItem) -> None:
 
 
 def _conflict_note(item: PlanItem) -> str:
-    if item.action == "conflict":
-        return (" — a deployment with this name exists but was not created by deploytasks; "
-                "rename one of them (naming.deployment) or delete it by hand")
-    return ""
+    if item.action != "conflict":
+        return ""
+    if item.legacy:
+        env = item.spec.environment if item.spec else "…"
+        return (" — a deployment with this name was created by deploytasks before projects "
+                "existed (it has no project tag); if it is this project's, claim it: "
+                f"invoke deploy.adopt --env {env}")
+    if item.owner and item.owner.startswith("project"):
+        return (f" — a deployment with this name belongs to {item.owner}; it is never written "
+                "or deleted from here: rename one of them (naming.deployment) or agree which "
+                "project owns it")
+    return (" — a deployment with this name exists but was not created by deploytasks; "
+            "rename one of them (naming.deployment) or delete it by hand")
+
+
+def _drift_note(item: PlanItem, protected: bool) -> str:
+    if not item.drift:
+        return ""
+    then = "a deploy refuses it without --force" if protected else "a deploy overwrites it"
+    return (f"  [bold red]drift[/]: {_esc(', '.join(item.drift))} changed on the server since "
+            f"the last deploy ({then})")
 
 
 def describe_changes(changes: list[Change]) -> list[str]:
@@ -288,7 +308,7 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
 
 
 def clean_result(out: Output, report: Any, request: Any) -> None:
-    """What ``deploy.clean`` removed (or would remove)."""
+    """What ``deploy.clean`` removed (or would remove), records included."""
     verb = "Would delete" if report.dry_run else "Deleted"
     for deployment in report.matched:
         if report.dry_run:
@@ -299,15 +319,41 @@ def clean_result(out: Output, report: Any, request: Any) -> None:
             out.line(f"[red]✗[/] {_esc(deployment.name)}: "
                      f"{_esc(report.failed.get(deployment.name, 'not deleted'))}")
     if not report.matched:
-        what = f"matching '{request.pattern}'" if request.pattern else "to remove"
-        out.line(f"No managed deployments {what}. (Deployments made by hand are never "
-                 "touched.)")
+        what = f"matching '{_esc(request.pattern)}'" if request.pattern else "to remove"
+        out.line(f"No managed deployments {what}. (Deployments made by hand or by other "
+                 "projects are never touched.)")
     else:
         count = len(report.matched) if report.dry_run else len(report.deleted)
         out.line(f"{verb} {count} managed deployment{'s' if count != 1 else ''}"
                  f"{f'; {len(report.failed)} failed' if report.failed else ''}.")
+    if report.stale_records:
+        out.line(f"{'Would remove' if report.dry_run else 'Removed'} "
+                 f"{plural(len(report.stale_records), 'record')} of deployments deleted "
+                 "outside deploytasks.", style="dim")
     out.json({"dry_run": report.dry_run, "matched": [d.name for d in report.matched],
-              "deleted": report.deleted, "failed": report.failed})
+              "deleted": report.deleted, "failed": report.failed,
+              "stale_records": report.stale_records})
+
+
+def adopt_result(out: Output, report: Any) -> None:
+    """The legacy deployments ``deploy.adopt`` claimed (or would claim)."""
+    for deployment in report.found:
+        if report.dry_run:
+            out.line(f"[yellow]+[/] would claim {_esc(deployment.name)}")
+        elif deployment.name in report.claimed:
+            out.line(f"[green]✓[/] claimed {_esc(deployment.name)}")
+        else:
+            out.line(f"[red]✗[/] {_esc(deployment.name)}: "
+                     f"{_esc(report.failed.get(deployment.name, 'not claimed'))}")
+    count = len(report.found) if report.dry_run else len(report.claimed)
+    verb = "Would claim" if report.dry_run else "Claimed"
+    out.line(f"{verb} {plural(count, 'legacy deployment')} of {report.environment} for this "
+             "project." if report.found else
+             f"No legacy deployments of {report.environment} to claim (only deployments with "
+             "the ownership tag and no project tag, named as this repository's are).")
+    out.json({"environment": report.environment, "dry_run": report.dry_run,
+              "found": [d.name for d in report.found], "claimed": report.claimed,
+              "failed": report.failed})
 
 
 def check_result(out: Output, resolution: Any, checks: list[Any], ui_problem: str | None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.specs import DeploymentSpec
 
@@ -36,11 +37,15 @@ class DeploymentCheck:
                 "mismatches": self.mismatches, "warnings": self.warnings}
 
 
-def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, *, ui: str,
-                     pools: set[str], polled_pools: set[str]) -> DeploymentCheck:
-    """Compare one spec with the server's deployment of the same flow and name."""
+def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owner: Ownership,
+                     *, ui: str, pools: set[str], polled_pools: set[str]) -> DeploymentCheck:
+    """Compare one spec with the server's deployment of the same flow and name (which must be
+    this project's: another project's or a hand-made one is not ours to vouch for)."""
     if remote is None:
         return DeploymentCheck(spec.name, False, mismatches=["not found on the server"])
+    if not owner.owns(remote.tags):
+        return DeploymentCheck(spec.name, False, mismatches=[
+            f"not this project's: a {owner.describe(remote.tags)} deployment holds the name"])
     check = DeploymentCheck(spec.name, True, f"{ui}/deployments/deployment/{remote.id}")
     wanted = spec.comparable()
     for name in SHOWN_FIELDS:

@@ -1,27 +1,39 @@
-"""Remove managed deployments: by name pattern, environment, or the orphaned ones.
+"""Remove this project's deployments: by name pattern, all of them, or the orphaned ones.
 
-Only deployments carrying the ownership tag are ever candidates; a
-deployment someone made by hand is never touched, whatever the pattern.
+Only deployments carrying this project's tags are ever candidates; another
+project's or one made by hand is never touched, whatever the pattern. Cleaning
+is hard to aim wrong: an empty or blank pattern is an error, deleting everything
+needs ``--all``, a pattern equal to a deployment's name matches that name only
+(glob characters and all), production asks, and an orphan clean that would wipe
+an implausible share of the project refuses without ``--force``. Deleting a
+deployment deletes its record too; records whose deployment is gone (deleted
+behind our back) are removed by the next clean.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.ownership import Ownership, ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.prefect_api import PrefectGateway
-from deploytasks.errors import DeployTasksError
+from deploytasks.deploy.records import record_name
+from deploytasks.errors import DeployTasksError, UsageError
+
+ALL_ENVIRONMENTS = "all"
 
 
 @dataclass
 class CleanRequest:
-    """Which managed deployments to remove."""
+    """Which of this project's deployments to remove."""
 
     pattern: str | None = None
-    env_short: str | None = None
+    env_short: str | None = None  # None: every environment (--env all)
     orphans: set[tuple[str, str]] | None = None  # keys, when only orphans are wanted
+    everything: bool = False  # --all
 
 
 @dataclass
@@ -32,18 +44,38 @@ class CleanReport:
     deleted: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+    stale_records: list[str] = field(default_factory=list)  # of deployments gone meanwhile
+
+
+def check_request(pattern: str | None, *, orphans: bool, everything: bool) -> None:
+    """Refuse a request that does not say what to delete, or says it ambiguously."""
+    if pattern is not None and not pattern.strip():
+        raise UsageError("the pattern is empty or blank, which would match every deployment",
+                         where="--pattern",
+                         hint="give a glob such as 'rpa1-*', or pass --all to delete every "
+                              "deployment of this project in the environment")
+    if everything and (pattern is not None or orphans):
+        raise UsageError("--all deletes every deployment of the project in scope; it does not "
+                         "combine with --pattern or --orphans", where="--all",
+                         hint="pass either --all, or --pattern / --orphans")
+    if pattern is None and not orphans and not everything:
+        raise UsageError("say what to delete", where="deploy.clean",
+                         hint="pass --pattern GLOB, --orphans, or --all (every deployment of "
+                              "this project in the environment)")
 
 
 def select(deployments: list[RemoteDeployment], request: CleanRequest,
-           ownership_tag: str) -> list[RemoteDeployment]:
-    """The managed deployments the request matches, sorted by name."""
+           owner: Ownership) -> list[RemoteDeployment]:
+    """This project's deployments the request matches, sorted by name. A pattern equal to
+    a deployment's name matches that name only, even if it holds glob characters."""
+    scope = [d for d in deployments if owner.owns(d.tags)
+             and (request.env_short is None or f"env:{request.env_short}" in d.tags)]
+    literal = request.pattern is not None and any(d.name == request.pattern for d in scope)
     chosen = []
-    for deployment in deployments:
-        if not deployment.managed(ownership_tag):
-            continue
-        if request.pattern and not fnmatchcase(deployment.name, request.pattern):
-            continue
-        if request.env_short and f"env:{request.env_short}" not in deployment.tags:
+    for deployment in scope:
+        if request.pattern is not None and not (
+                deployment.name == request.pattern if literal
+                else fnmatchcase(deployment.name, request.pattern)):
             continue
         if request.orphans is not None and deployment.key not in request.orphans:
             continue
@@ -51,19 +83,72 @@ def select(deployments: list[RemoteDeployment], request: CleanRequest,
     return sorted(chosen, key=lambda d: d.name)
 
 
-async def read_managed(gateway: PrefectGateway, config: ResolvedConfig) -> list[RemoteDeployment]:
-    """Every managed deployment on the server (paged)."""
-    return await gateway.read_deployments(config.settings.prefect.ownership_tag, [])
+def in_scope(deployments: list[RemoteDeployment], request: CleanRequest,
+             owner: Ownership) -> list[RemoteDeployment]:
+    """This project's deployments in the request's environment scope."""
+    return select(deployments, CleanRequest(env_short=request.env_short), owner)
+
+
+def guard_orphans(config: ResolvedConfig, request: CleanRequest, matched: int, total: int, *,
+                  flows_found: int, force: bool) -> None:
+    """An orphan clean refuses (without --force) when discovery found no flows at all, or
+    when it would delete more than ``clean.max_orphan_share`` of the project in scope."""
+    if request.orphans is None or force or not matched:
+        return
+    scope = f"environment '{request.env_short}'" if request.env_short else "all environments"
+    if not flows_found:
+        raise UsageError(
+            f"no flows were found under {config.settings.discovery.flows_dir}/, so every "
+            f"deployment of project '{config.settings.project}' looks orphaned; nothing "
+            "deleted", where="--orphans",
+            hint="check the checkout and discovery.flows_dir; pass --force if the project "
+                 "really has no flows any more")
+    share = config.settings.clean.max_orphan_share
+    if matched > share * total:
+        raise UsageError(
+            f"this would delete {matched} of the {total} deployments of project "
+            f"'{config.settings.project}' in {scope}, more than clean.max_orphan_share "
+            f"({share:g}) allows; nothing deleted", where="--orphans",
+            hint="check that the checkout is complete; pass --force to delete them anyway, "
+                 "or raise clean.max_orphan_share")
+
+
+def confirm_protected(config: ResolvedConfig, matched: list[RemoteDeployment], *, yes: bool,
+                      confirm: Callable[[str], bool]) -> None:
+    """Deleting deployments of a protected environment asks first (no terminal: no)."""
+    guarded = protected_envs(config, matched)
+    if not guarded or yes:
+        return
+    question = f"Delete {len(matched)} deployments, including {', '.join(guarded)} ones?"
+    if not confirm(question):
+        raise UsageError("nothing deleted: deleting protected-environment deployments "
+                         "needs confirmation", hint="answer 'y', or pass --yes")
+
+
+async def read_project(gateway: PrefectGateway, config: ResolvedConfig) -> list[RemoteDeployment]:
+    """Every deployment of this project on the server, all environments (paged)."""
+    return await gateway.read_deployments(ownership(config), [])
 
 
 async def delete_all(gateway: PrefectGateway, report: CleanReport) -> None:
-    """Delete each matched deployment; one failure does not stop the rest."""
+    """Delete each matched deployment and its record; one failure does not stop the rest."""
     for deployment in report.matched:
         try:
             await gateway.delete_deployment(deployment.id, deployment.name)
             report.deleted.append(deployment.name)
+            await gateway.delete_record(record_name(deployment.id))
         except DeployTasksError as error:
             report.failed[deployment.name] = error.message
+
+
+async def stale_records(gateway: PrefectGateway, config: ResolvedConfig,
+                        project: list[RemoteDeployment]) -> list[str]:
+    """Records of this project whose deployment no longer exists (deleted behind our back,
+    or no longer carrying our tags)."""
+    records = await gateway.read_records(list(ownership(config).tags))
+    alive = {d.id for d in project}
+    return sorted(record.variable_name for record in records.values()
+                  if record.deployment_id not in alive)
 
 
 def protected_envs(config: ResolvedConfig, matched: list[RemoteDeployment]) -> list[str]:
@@ -73,5 +158,3 @@ def protected_envs(config: ResolvedConfig, matched: list[RemoteDeployment]) -> l
     found = {tag.removeprefix("env:") for d in matched for tag in d.tags
              if tag.startswith("env:")}
     return sorted(found & protected)
-
-

@@ -9,27 +9,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from deploytasks import paths
 from deploytasks.config import ResolvedConfig
 from deploytasks.console import Output
 from deploytasks.console import deploy as render
 from deploytasks.deploy import session
-from deploytasks.deploy.apply import ApplyReport, apply_plan, create_missing_pools
+from deploytasks.deploy.apply import ApplyReport, apply_plan, context_for, create_missing_pools
 from deploytasks.deploy.check import DeploymentCheck, check_deployment
 from deploytasks.deploy.checks import Problem, check_spec
 from deploytasks.deploy.clean import (
+    ALL_ENVIRONMENTS,
     CleanReport,
     CleanRequest,
+    check_request,
+    confirm_protected,
     delete_all,
-    protected_envs,
-    read_managed,
+    guard_orphans,
+    in_scope,
+    read_project,
     select,
+    stale_records,
 )
+from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import Plan, RemoteDeployment, make_plan
 from deploytasks.deploy.pools import PoolStatus, check_pools
 from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
+from deploytasks.deploy.records import AppliedRecord, SourceState
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
+from deploytasks.deploy.version import source_state
 from deploytasks.deploy.writer import write_specs
 from deploytasks.errors import EXIT_PROBLEMS, Interrupted, UsageError, WorkFailed
 from deploytasks.settings import KINDS, Kind
@@ -118,18 +128,22 @@ def plan(out: Output, selection: Selection) -> int:
     """Dry run: read the server once and show what a deploy would do. Writes nothing."""
     checked = resolve_checked(selection)
     state = session.run(read_state(checked.resolution, list(selection.kinds)))
-    render.plan_result(out, checked, state.plan, state.pools, state.requests)
-    blocked = checked.problems or checked.resolution.skipped or state.plan.of("conflict")
+    protected = checked.resolution.config.env.protected
+    render.plan_result(out, checked, state.plan, state.pools, state.requests,
+                       protected=protected)
+    blocked = checked.problems or checked.resolution.skipped or state.plan.of("conflict") \
+        or (protected and state.plan.drifted)
     return EXIT_PROBLEMS if blocked else 0
 
 
 @dataclass
 class ServerState:
-    """The plan and pools read from the server in one go."""
+    """The plan, pools and records read from the server in one go."""
 
     plan: Plan
     pools: list[PoolStatus]
     requests: RequestCounter
+    records: dict[str, AppliedRecord] = field(default_factory=dict)
 
 
 def read_plan(resolution: Resolution, kinds: list[Kind]) -> Plan:
@@ -145,20 +159,21 @@ async def read_state(resolution: Resolution, kinds: list[Kind]) -> ServerState:
 async def _state_with(gateway: PrefectGateway, resolution: Resolution,
                       kinds: list[Kind]) -> ServerState:
     config = resolution.config
-    prefect = config.settings.prefect
-    remote = await gateway.read_deployments(prefect.ownership_tag,
-                                            [s.name for s in resolution.specs])
-    plan = make_plan(resolution.specs, remote, ownership_tag=prefect.ownership_tag,
+    owner = ownership(config)
+    remote = await gateway.read_deployments(owner, [s.name for s in resolution.specs])
+    records = await gateway.read_records([*owner.tags, f"env:{config.env.short}"])
+    plan = make_plan(resolution.specs, remote, ownership=owner,
                      env_tag=f"env:{config.env.short}",
-                     known_names=None if resolution.narrowed else resolution.known_names)
+                     known_names=None if resolution.narrowed else resolution.known_names,
+                     records=records)
     existing = await gateway.read_work_pools()
     pools = check_pools(config.settings.work_pools, kinds,
                         {name: pool.type for name, pool in existing.items()})
-    return ServerState(plan, pools, gateway.counter)
+    return ServerState(plan, pools, gateway.counter, records)
 
 
 def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
-           require_valid: bool = False) -> int:
+           require_valid: bool = False, force: bool = False) -> int:
     """Create missing pools, then create and update what the plan says; report each."""
     checked = resolve_checked(selection, verify_images=True)
     if require_valid and (checked.problems or checked.resolution.skipped):
@@ -172,7 +187,7 @@ def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
     report = ApplyReport()
     try:
         state, counter = session.run(deploy_resolved(out, resolution, list(selection.kinds),
-                                                     limit, report))
+                                                     limit, report, force=force))
     except KeyboardInterrupt:
         raise Interrupted(render.interrupted_summary(report)) from None
     render.deploy_result(out, checked, state.plan, report, counter)
@@ -181,7 +196,8 @@ def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
 
 
 async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind], limit: int,
-                          report: ApplyReport) -> tuple[ServerState, RequestCounter]:
+                          report: ApplyReport, *,
+                          force: bool = False) -> tuple[ServerState, RequestCounter]:
     """Plan against the server, create the pools the writes need, apply the writes.
 
     Outcomes land in ``report`` as they finish, so an interrupted run can still
@@ -195,49 +211,86 @@ async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind]
                                    [p for p in state.pools if p.kind in needed], gateway, report)
         blocked = {p.name: p.problem for p in state.pools if p.problem}
         blocked.update(report.pool_failures)
+        source = source_state(resolution.config.root) if state.plan.writes else None
+        context = context_for(resolution.config, state.records, source or SourceState(),
+                              force=force)
         progress = render.ApplyProgress(out, len(state.plan.writes))
         with progress:
             await apply_plan(state.plan, gateway, concurrency=limit, report=report,
-                             on_outcome=progress.advance, blocked=blocked)
+                             on_outcome=progress.advance, blocked=blocked, context=context)
         return state, gateway.counter
 
 
-def clean(out: Output, *, env: str | None, pattern: str | None, orphans: bool, dry_run: bool,
-          yes: bool, confirm: Callable[[str], bool]) -> int:
-    """Delete managed deployments matching the pattern (and env); production asks first."""
-    config = session.load_config(env)
-    orphan_keys = _orphan_keys(config) if orphans else None
-    request = CleanRequest(pattern, config.env.short if env else None, orphan_keys)
-    report = session.run(clean_resolved(out, config, request, dry_run=dry_run, yes=yes,
-                                        confirm=confirm))
+@dataclass
+class CleanOptions:
+    """``deploy.clean``'s options: what to delete, where, and how carefully."""
+
+    env: str | None = None  # None: DEPLOYMENT_ENV, then development; "all": every environment
+    pattern: str | None = None
+    orphans: bool = False
+    everything: bool = False
+    force: bool = False
+    dry_run: bool = False
+    yes: bool = False
+
+
+def clean(out: Output, options: CleanOptions, confirm: Callable[[str], bool]) -> int:
+    """Delete this project's deployments the options select; production asks first."""
+    report, request = clean_report(out, options, confirm)
     render.clean_result(out, report, request)
     return EXIT_PROBLEMS if report.failed else 0
 
 
-def _orphan_keys(config: ResolvedConfig) -> set[tuple[str, str]]:
-    resolution = resolve(config, KINDS)
-    state = session.run(read_state(resolution, list(KINDS)))
-    return {item.remote.key for item in state.plan.of("orphaned") if item.remote}
+def clean_report(out: Output, options: CleanOptions,
+                 confirm: Callable[[str], bool]) -> tuple[CleanReport, CleanRequest]:
+    """Check the options, select and delete; what was deleted (the API returns it)."""
+    check_request(options.pattern, orphans=options.orphans, everything=options.everything)
+    every_env = options.env is not None and options.env.strip().lower() == ALL_ENVIRONMENTS
+    config = session.load_config(None if every_env else options.env)
+    orphans = _orphans(config, every_env) if options.orphans else None
+    request = CleanRequest(options.pattern, None if every_env else config.env.short,
+                           orphans[0] if orphans else None, options.everything)
+    report = session.run(clean_resolved(out, config, request, options, confirm,
+                                        flows_found=orphans[1] if orphans else 1))
+    return report, request
 
 
-async def clean_resolved(out: Output, config: ResolvedConfig, request: CleanRequest, *,
-                         dry_run: bool, yes: bool,
-                         confirm: Callable[[str], bool]) -> CleanReport:
-    """Select the managed deployments the request matches and delete them (unless dry)."""
+def _orphans(config: ResolvedConfig, every_env: bool) -> tuple[set[tuple[str, str]], int]:
+    """The keys of the orphaned deployments (of every environment with ``every_env``), and
+    how many flow folders discovery found."""
+    from deploytasks.config import ConfigurationManager
+
+    configs = [config] if not every_env else \
+        [session.load_config(env) for env in ConfigurationManager().environments()]
+    keys: set[tuple[str, str]] = set()
+    flows = 0
+    for each in configs:
+        resolution = resolve(each, KINDS)
+        state = session.run(read_state(resolution, list(KINDS)))
+        keys |= {item.remote.key for item in state.plan.of("orphaned") if item.remote}
+        flows = max(flows, len(resolution.known_names))
+    return keys, flows
+
+
+async def clean_resolved(out: Output, config: ResolvedConfig, request: CleanRequest,
+                         options: CleanOptions, confirm: Callable[[str], bool], *,
+                         flows_found: int = 1) -> CleanReport:
+    """Select this project's deployments the request matches and delete them (unless dry),
+    with their records and the records of deployments that are gone."""
+    owner = ownership(config)
     async with session.gateway(config) as gateway:
-        managed = await read_managed(gateway, config)
-        report = CleanReport(select(managed, request, config.settings.prefect.ownership_tag),
-                             dry_run=dry_run)
-        if dry_run or not report.matched:
+        project = await read_project(gateway, config)
+        report = CleanReport(select(project, request, owner), dry_run=options.dry_run)
+        guard_orphans(config, request, len(report.matched), len(in_scope(project, request, owner)),
+                      flows_found=flows_found, force=options.force)
+        report.stale_records = await stale_records(gateway, config, project)
+        if options.dry_run:
             return report
-        guarded = protected_envs(config, report.matched)
-        if guarded and not yes:
-            question = (f"Delete {len(report.matched)} deployments, including "
-                        f"{', '.join(guarded)} ones?")
-            if not confirm(question):
-                raise UsageError("nothing deleted: deleting protected-environment deployments "
-                                 "needs confirmation", hint="answer 'y', or pass --yes")
-        await delete_all(gateway, report)
+        if report.matched:
+            confirm_protected(config, report.matched, yes=options.yes, confirm=confirm)
+            await delete_all(gateway, report)
+        for name in report.stale_records:
+            await gateway.delete_record(name)
         return report
 
 
@@ -263,15 +316,15 @@ def check(out: Output, selection: Selection, *, browser: bool = False) -> int:
 async def _check(resolution: Resolution) -> tuple[list[DeploymentCheck], str | None]:
     config = resolution.config
     async with session.gateway(config) as gateway:
-        remote = await gateway.read_deployments(config.settings.prefect.ownership_tag,
-                                                [s.name for s in resolution.specs])
+        owner = ownership(config)
+        remote = await gateway.read_deployments(owner, [s.name for s in resolution.specs])
         pools = await gateway.read_work_pools()
         used = {s.work_pool for s in resolution.specs if s.work_pool in pools}
         polled = {name for name in used if await gateway.pool_has_workers(name)}
         ui = session.ui_url(gateway.api_url, config.settings.prefect.ui_url)
         ui_problem = await gateway.ui_problem(ui)
     by_key = {d.key: d for d in remote}
-    checks = [check_deployment(spec, by_key.get(spec.key), ui=ui, pools=set(pools),
+    checks = [check_deployment(spec, by_key.get(spec.key), owner, ui=ui, pools=set(pools),
                                polled_pools=polled) for spec in resolution.specs]
     return checks, ui_problem
 
@@ -297,32 +350,84 @@ def validate_deployment(out: Output, name: str, env: str | None, *, offline: boo
                      hint="list them with: invoke deploy.build --verbose (or deploy.test)")
 
 
-def promote(out: Output, source_env: str, target_env: str, *, flows: Sequence[str] = (),
-            dry_run: bool = False) -> int:
-    """Deploy to ``target_env`` the versions and images ``source_env`` runs; plan first."""
+@dataclass
+class PromoteOptions:
+    """``env.promote``'s options."""
+
+    flows: Sequence[str] = ()
+    dry_run: bool = False
+    allow_dirty: bool = False
+    force: bool = False
+
+
+def promote(out: Output, source_env: str, target_env: str,
+            options: PromoteOptions | None = None) -> int:
+    """Deploy to ``target_env`` exactly what ``source_env`` runs; a protected target gets
+    ``env.deploy-prod``'s guards (validation, a clean tree, conflicts and drift)."""
     from deploytasks.deploy.promote import promote_specs
 
+    options = options or PromoteOptions()
     source = session.load_config(source_env)
-    checked = resolve_checked(Selection(target_env, flows=flows))
+    checked = resolve_checked(Selection(target_env, flows=options.flows))
+    target = checked.resolution.config
     if checked.problems or checked.resolution.skipped:
         render.validation_result(out, checked, [], offline=True)
-        raise WorkFailed(f"{checked.resolution.config.env.name} does not validate; nothing "
+        raise WorkFailed(f"{target.env.name} does not validate; nothing "
                          "was promoted", hint="fix the problems above first")
-    remote = session.run(_read_source(source))
-    checked.resolution = promote_specs(checked.resolution, source, remote)
-    out.line(f"Promoting {source.env.name} → {checked.resolution.config.env.name}")
-    if dry_run:
+    if target.env.protected and not options.allow_dirty:
+        refuse_dirty_tree(target.root)
+    remote, records = session.run(_read_source(source))
+    checked.resolution = promote_specs(checked.resolution, source, remote, records,
+                                       source_state(target.root))
+    out.line(f"Promoting {source.env.name} → {target.env.name}")
+    if options.dry_run:
         state = session.run(read_state(checked.resolution, list(KINDS)))
-        render.plan_result(out, checked, state.plan, state.pools, state.requests)
-        return EXIT_PROBLEMS if checked.resolution.skipped else 0
-    limit = checked.resolution.config.settings.prefect.concurrency
+        render.plan_result(out, checked, state.plan, state.pools, state.requests,
+                           protected=target.env.protected)
+        refused = target.env.protected and state.plan.drifted and not options.force
+        blocked = checked.resolution.skipped or state.plan.of("conflict") or refused
+        return EXIT_PROBLEMS if blocked else 0
     report = ApplyReport()
-    state, counter = session.run(deploy_resolved(out, checked.resolution, list(KINDS), limit,
-                                                 report))
+    state, counter = session.run(deploy_resolved(out, checked.resolution, list(KINDS),
+                                                 target.settings.prefect.concurrency, report,
+                                                 force=options.force))
     render.deploy_result(out, checked, state.plan, report, counter)
-    return EXIT_PROBLEMS if report.failed or checked.resolution.skipped else 0
+    failed = report.failed or checked.resolution.skipped or state.plan.of("conflict")
+    return EXIT_PROBLEMS if failed else 0
 
 
-async def _read_source(source: ResolvedConfig) -> list[RemoteDeployment]:
+def refuse_dirty_tree(root: Path) -> None:
+    """Protected environments get committed code only (unless --allow-dirty)."""
+    from deploytasks.deploy.version import tree_is_dirty
+
+    if tree_is_dirty(root):
+        raise UsageError("the git tree has uncommitted changes; production deploys only "
+                         "committed code", hint="commit or stash them, or pass --allow-dirty")
+
+
+async def _read_source(source: ResolvedConfig
+                       ) -> tuple[list[RemoteDeployment], dict[str, AppliedRecord]]:
+    owner = ownership(source)
     async with session.gateway(source) as gateway:
-        return await gateway.read_deployments(source.settings.prefect.ownership_tag, [])
+        remote = await gateway.read_deployments(owner, [])
+        records = await gateway.read_records([*owner.tags, f"env:{source.env.short}"])
+    return remote, records
+
+
+def adopt(out: Output, selection: Selection, *, dry_run: bool, yes: bool,
+          confirm: Callable[[str], bool]) -> int:
+    """Claim for this project the legacy deployments (the tool's tag, no project) that its
+    configuration wants in the environment; production asks first."""
+    from deploytasks.deploy.adopt import adopt_with, wanted_keys
+
+    config = session.load_config(selection.env)
+    wanted = wanted_keys(config, selection.flows, selection.kinds)
+
+    async def run() -> Any:
+        async with session.gateway(config) as gateway:
+            return await adopt_with(gateway, config, wanted, dry_run=dry_run, yes=yes,
+                                    confirm=confirm)
+
+    report = session.run(run())
+    render.adopt_result(out, report)
+    return EXIT_PROBLEMS if report.failed else 0

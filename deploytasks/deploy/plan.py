@@ -1,4 +1,5 @@
-"""Compare the specs with what the server holds: create, update, unchanged, orphaned.
+"""Compare the specs with what the server holds: create, update, unchanged, orphaned,
+conflict — and which fields drifted (were edited on the server since our last apply).
 
 Pure: the server's state comes in as ``RemoteDeployment`` snapshots read once
 by the gateway. A plan is what ``test`` shows and the only thing ``apply``
@@ -7,10 +8,15 @@ acts on, so the dry run and the real run cannot disagree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.specs import DeploymentSpec
+
+if TYPE_CHECKING:
+    from deploytasks.deploy.records import AppliedRecord
 
 Action = Literal["create", "update", "unchanged", "orphaned", "conflict"]
 WRITES: tuple[Action, ...] = ("create", "update")
@@ -41,10 +47,6 @@ class RemoteDeployment:
     def key(self) -> tuple[str, str]:
         return (self.flow_name, self.name)
 
-    def managed(self, ownership_tag: str) -> bool:
-        """Created by deploytasks (carries the ownership tag)."""
-        return ownership_tag in self.tags
-
 
 @dataclass(frozen=True)
 class Change:
@@ -66,12 +68,20 @@ class PlanItem:
     spec: DeploymentSpec | None = None
     remote: RemoteDeployment | None = None
     changes: list[Change] = field(default_factory=list)
+    owner: str | None = None  # whose it is, for a conflict ("project 'b'", "hand-made", …)
+    drift: list[str] = field(default_factory=list)  # fields edited on the server since us
+
+    @property
+    def legacy(self) -> bool:
+        """A conflict with a deployment of deploytasks from before projects (adoptable)."""
+        return self.action == "conflict" and (self.owner or "").startswith("legacy")
 
     def to_document(self) -> dict[str, Any]:
         return {"action": self.action, "name": self.name, "flow_name": self.flow_name,
                 "type": self.kind,
                 "changes": [{"field": c.field, "old": masked(c.field, c.old),
-                             "new": masked(c.field, c.new)} for c in self.changes]}
+                             "new": masked(c.field, c.new)} for c in self.changes],
+                "drift": list(self.drift), "owner": self.owner}
 
 
 MASK = "********"
@@ -98,6 +108,10 @@ class Plan:
     def writes(self) -> list[PlanItem]:
         return self.of(*WRITES)
 
+    @property
+    def drifted(self) -> list[PlanItem]:
+        return [item for item in self.items if item.drift]
+
     def counts(self) -> dict[str, int]:
         counts = {action: 0 for action in ("create", "update", "unchanged", "orphaned",
                                            "conflict")}
@@ -107,47 +121,54 @@ class Plan:
 
 
 def make_plan(specs: list[DeploymentSpec], remote: list[RemoteDeployment], *,
-              ownership_tag: str, env_tag: str,
-              known_names: set[str] | None = None) -> Plan:
+              ownership: Ownership, env_tag: str, known_names: set[str] | None = None,
+              records: Mapping[str, AppliedRecord] | None = None) -> Plan:
     """Decide each deployment's action.
 
-    Orphans are managed deployments of this environment whose name no flow folder
-    of the repository stands for (``known_names``; None: orphans are not looked for).
+    Orphans are this project's deployments of this environment whose name no flow
+    folder of the repository stands for (``known_names``; None: orphans are not
+    looked for). ``records`` (by deployment id) name the fields edited on the
+    server since our last apply.
     """
     by_key = {deployment.key: deployment for deployment in remote}
-    items = [_item_for(spec, by_key.get(spec.key), ownership_tag) for spec in specs]
+    items = [_item_for(spec, by_key.get(spec.key), ownership, records or {}) for spec in specs]
     if known_names is not None:
         wanted = {spec.key for spec in specs}
         items += [PlanItem("orphaned", d.name, d.flow_name, _kind_of(d), remote=d)
                   for d in remote
                   if d.key not in wanted and d.name not in known_names
-                  and d.managed(ownership_tag) and env_tag in d.tags]
+                  and ownership.owns(d.tags) and env_tag in d.tags]
     return Plan(items)
 
 
-def _item_for(spec: DeploymentSpec, current: RemoteDeployment | None,
-              ownership_tag: str) -> PlanItem:
+def _item_for(spec: DeploymentSpec, current: RemoteDeployment | None, ownership: Ownership,
+              records: Mapping[str, AppliedRecord]) -> PlanItem:
     if current is None:
         return PlanItem("create", spec.name, spec.flow_name, spec.kind, spec)
-    if not current.managed(ownership_tag):
-        return PlanItem("conflict", spec.name, spec.flow_name, spec.kind, spec, current)
-    changes = diff_fields(current.fields, spec.comparable())
+    if not ownership.owns(current.tags):
+        return PlanItem("conflict", spec.name, spec.flow_name, spec.kind, spec, current,
+                        owner=ownership.describe(current.tags))
+    wanted = spec.comparable()
+    changes = diff_fields(current.fields, wanted)
     action: Action = "update" if changes else "unchanged"
-    return PlanItem(action, spec.name, spec.flow_name, spec.kind, spec, current, changes)
+    record = records.get(current.id)
+    drift = record.drifted(current.fields, wanted) if record and changes else []
+    return PlanItem(action, spec.name, spec.flow_name, spec.kind, spec, current, changes,
+                    drift=drift)
 
 
 def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     """The fields whose values differ, in the spec's field order."""
     return [Change(name, old.get(name), value) for name, value in new.items()
-            if _normal(old.get(name)) != _normal(value)]
+            if normal(old.get(name)) != normal(value)]
 
 
-def _normal(value: Any) -> Any:
+def normal(value: Any) -> Any:
     """Compare JSON-like data without caring about tuple/list or int/float spelling."""
     if isinstance(value, dict):
-        return {str(k): _normal(v) for k, v in value.items()}
+        return {str(k): normal(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_normal(v) for v in value]
+        return [normal(v) for v in value]
     if isinstance(value, bool):
         return ("bool", value)  # True == 1 in Python; not in a deployment's parameters
     if isinstance(value, float) and value.is_integer():

@@ -17,7 +17,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, TypeVar
 from uuid import UUID
@@ -35,13 +35,18 @@ from prefect.client.schemas.filters import (
     DeploymentFilterTags,
     FlowFilter,
     FlowFilterId,
+    FlowFilterName,
+    VariableFilter,
+    VariableFilterTags,
 )
 from prefect.client.schemas.objects import WorkPool
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule, RRuleSchedule
 from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 
+from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import RemoteDeployment, RemoteSchedule
+from deploytasks.deploy.records import AppliedRecord, parse_record, record_name
 from deploytasks.deploy.specs import DeploymentSpec, Schedule
 from deploytasks.deploy.throttle import PaceStats, Throttle, parse_retry_after
 from deploytasks.errors import EXIT_USAGE, DeployTasksError, ServiceUnavailable
@@ -98,6 +103,27 @@ async def fail_fast_when_busy(response: httpx.Response) -> None:
 
 
 @dataclass
+class CreateAnswers:
+    """httpx response hook: how the server answered each deployment create, by id.
+
+    Prefect's ``POST /deployments/`` upserts on (flow, name) and its client returns
+    only the id; the server answers 201 for a new row and 200 when the upsert hit an
+    existing one — which is how a create that took over someone's deployment shows."""
+
+    answers: dict[str, tuple[int, str | None]] = field(default_factory=dict)
+
+    async def __call__(self, response: httpx.Response) -> None:
+        request = response.request
+        if request.method != "POST" or not request.url.path.rstrip("/").endswith("/deployments"):
+            return
+        if response.status_code in (200, 201):
+            await response.aread()
+            body = response.json()
+            if isinstance(body, dict) and body.get("id"):
+                self.answers[str(body["id"])] = (response.status_code, body.get("updated"))
+
+
+@dataclass
 class Breaker:
     """Opens after the server stayed unreachable through a whole retry budget."""
 
@@ -118,6 +144,8 @@ class PrefectGateway:
     throttle: Throttle = field(default_factory=Throttle)
     counter: RequestCounter = field(default_factory=RequestCounter)
     breaker: Breaker = field(default_factory=Breaker)
+    creates: CreateAnswers = field(default_factory=CreateAnswers)
+    event_wait: float = 10.0  # the server persists events every ~5 s (flush interval)
     _client: PrefectClient | None = None
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
 
@@ -128,7 +156,8 @@ class PrefectGateway:
         self._stack.enter_context(temporary_settings({PREFECT_CLIENT_MAX_RETRIES: 0}))
         settings: dict[str, Any] = {"timeout": self.timeout,
                                     "event_hooks": {"request": [self.counter],
-                                                    "response": [fail_fast_when_busy]}}
+                                                    "response": [fail_fast_when_busy,
+                                                                 self.creates]}}
         if self.api_url.startswith("http://"):  # no TLS: spare loading the CA bundle (~0.1 s)
             settings["verify"] = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         client = PrefectClient(self.api_url, api_key=self.api_key, auth_string=self.auth_string,
@@ -240,23 +269,31 @@ class PrefectGateway:
 
     # Reads ---------------------------------------------------------------
 
-    async def read_deployments(self, ownership_tag: str,
+    async def read_deployments(self, ownership: Ownership,
                                names: list[str]) -> list[RemoteDeployment]:
-        """Managed deployments, plus any deployment named like one we want (conflicts)."""
+        """This project's deployments (a server-side tag filter), plus any deployment named
+        like one we want, whoever it belongs to (conflicts)."""
         tagged = await self._read_all(DeploymentFilter(
-            tags=DeploymentFilterTags(all_=[ownership_tag])))
+            tags=DeploymentFilterTags(all_=list(ownership.tags))))
         named = await self._read_all(DeploymentFilter(
             name=DeploymentFilterName(any_=names))) if names else []
         unique = {str(d.id): d for d in [*tagged, *named]}
         flow_names = await self._flow_names({d.flow_id for d in unique.values()})
         return [snapshot(d, flow_names.get(str(d.flow_id), "?")) for d in unique.values()]
 
-    async def _read_all(self, deployment_filter: DeploymentFilter) -> list[DeploymentResponse]:
+    async def read_deployment_named(self, flow_name: str, name: str) -> RemoteDeployment | None:
+        """One deployment by flow and name, as it is now (None: there is none)."""
+        found = await self._read_all(DeploymentFilter(name=DeploymentFilterName(any_=[name])),
+                                     FlowFilter(name=FlowFilterName(any_=[flow_name])))
+        return snapshot(found[0], flow_name) if found else None
+
+    async def _read_all(self, deployment_filter: DeploymentFilter,
+                        flow_filter: FlowFilter | None = None) -> list[DeploymentResponse]:
         found: list[DeploymentResponse] = []
         while True:
             page = await self.call("read deployments", self.client.read_deployments,
-                                   deployment_filter=deployment_filter, limit=PAGE,
-                                   offset=len(found))
+                                   deployment_filter=deployment_filter, flow_filter=flow_filter,
+                                   limit=PAGE, offset=len(found))
             found.extend(page)
             if len(page) < PAGE:
                 return found
@@ -297,9 +334,11 @@ class PrefectGateway:
 
     # Writes --------------------------------------------------------------
 
-    async def create_work_pool(self, name: str, kind: str, template: dict[str, Any]) -> None:
+    async def create_work_pool(self, name: str, kind: str, template: dict[str, Any],
+                               description: str | None = None) -> None:
         """Create a work pool from a base job template."""
-        create = WorkPoolCreate(name=name, type=kind, base_job_template=template)
+        create = WorkPoolCreate(name=name, type=kind, base_job_template=template,
+                                description=description)
         await self.call(f"create work pool {name}", self.client.create_work_pool,
                         work_pool=create)
 
@@ -309,7 +348,8 @@ class PrefectGateway:
                                self.client.create_flow_from_name, flow_name)
 
     async def create_deployment(self, spec: DeploymentSpec, flow_id: Any) -> str:
-        """Create one deployment (schedules included) and return its id."""
+        """Create one deployment (schedules included) and return its id. Prefect upserts:
+        ``took_over(id)`` tells afterwards whether the create hit an existing row."""
         deployment_id = await self.call(
             f"create {spec.name}", self.client.create_deployment,
             flow_id=flow_id, name=spec.name, version=spec.version,
@@ -352,6 +392,119 @@ class PrefectGateway:
         """Delete one deployment (callers check ownership first)."""
         await self.call(f"delete {name}", self.client.delete_deployment, UUID(deployment_id))
 
+    async def set_tags(self, deployment_id: str, name: str, tags: list[str]) -> None:
+        """Replace one deployment's tags, nothing else (``deploy.adopt``)."""
+        await self.call(f"claim {name}", self.client.update_deployment, UUID(deployment_id),
+                        DeploymentUpdate(tags=tags))
+
+    # A create that took over an existing deployment -----------------------------------
+
+    def took_over(self, deployment_id: str) -> str | None:
+        """When our create upserted onto a row that existed before it: that row's ``updated``
+        time as the server wrote it (or "" when it did not say); None for a new row."""
+        status, updated = self.creates.answers.get(deployment_id, (201, None))
+        return (updated or "") if status == 200 else None
+
+    async def read_upsert_event(self, deployment_id: str,
+                                since: str | None) -> dict[str, Any] | None:
+        """The server's ``prefect.deployment.updated`` event of our upsert (its payload has
+        from/to values per changed field); None while there is none (the server persists
+        events every few seconds, and emits none when the upsert changed no field)."""
+        from prefect.events.filters import (
+            EventFilter,
+            EventNameFilter,
+            EventOccurredFilter,
+            EventOrder,
+            EventResourceFilter,
+        )
+
+        start = _server_time(since) - timedelta(seconds=1)
+        wanted = EventFilter(
+            occurred=EventOccurredFilter.model_validate(
+                {"since": start, "until": start + timedelta(days=1)}),
+            event=EventNameFilter(name=["prefect.deployment.updated"]),
+            resource=EventResourceFilter(id=[f"prefect.deployment.{deployment_id}"]),
+            order=EventOrder.ASC)
+        page = await self.call("read events", self.client.read_events, filter=wanted, limit=5)
+        return dict(page.events[0].payload) if page.events else None
+
+    async def read_record(self, deployment_id: str) -> AppliedRecord | None:
+        """One deployment's record, if it has one."""
+        name = record_name(deployment_id)
+        variable = await self.call("read record", self.client.read_variable_by_name, name)
+        return parse_record(name, variable.value) if variable is not None else None
+
+    async def restore_deployment(self, deployment_id: str, name: str,
+                                 values: dict[str, Any]) -> None:
+        """Put fields of a deployment we took over back, and drop the schedules we gave it."""
+        if values:
+            await self.call(f"restore {name}", self.client.update_deployment,
+                            UUID(deployment_id), DeploymentUpdate(**values))
+        schedules = await self.call(f"read schedules of {name}",
+                                    self.client.read_deployment_schedules, UUID(deployment_id))
+        for schedule in schedules:
+            await self.call(f"remove our schedule from {name}",
+                            self.client.delete_deployment_schedule, UUID(deployment_id),
+                            schedule.id)
+
+    async def work_queue_of(self, queue_id: str) -> tuple[str | None, str]:
+        """A work queue's pool and name, by id."""
+        queue = await self.call("read work queue", self.client.read_work_queue, UUID(queue_id))
+        return queue.work_pool_name, queue.name
+
+    # Records of what we applied (drift) -------------------------------------------------
+
+    async def read_records(self, tags: list[str]) -> dict[str, AppliedRecord]:
+        """Every record carrying ``tags``, by deployment id, in one paged read."""
+        from prefect.client.schemas.objects import Variable
+
+        records: dict[str, AppliedRecord] = {}
+        wanted = VariableFilter(tags=VariableFilterTags(all_=tags)).model_dump(mode="json")
+        offset = 0
+        while True:
+            response = await self.call("read records", self.client.request, "POST",
+                                       "/variables/filter",
+                                       json={"variables": wanted, "limit": PAGE,
+                                             "offset": offset})
+            page = Variable.model_validate_list(response.json())
+            for variable in page:
+                record = parse_record(variable.name, variable.value)
+                if record is not None:
+                    records[record.deployment_id] = record
+            offset += len(page)
+            if len(page) < PAGE:
+                return records
+
+    async def write_record(self, record: AppliedRecord, tags: list[str], *, exists: bool) -> None:
+        """Create or replace one deployment's record."""
+        from prefect.client.schemas.actions import VariableCreate, VariableUpdate
+        from prefect.exceptions import ObjectAlreadyExists
+
+        update = VariableUpdate(name=record.variable_name, value=record.value(), tags=tags)
+
+        async def create_or_update() -> None:
+            try:
+                await self.client.create_variable(VariableCreate(
+                    name=record.variable_name, value=record.value(), tags=tags))
+            except ObjectAlreadyExists:  # written meanwhile (another run): replace it
+                await self.client.update_variable(update)
+
+        what = f"record what was applied to {record.name}"
+        if exists:
+            await self.call(what, self.client.update_variable, update)
+        else:
+            await self.call(what, create_or_update)
+
+    async def delete_record(self, variable_name: str) -> None:
+        """Delete one record (a missing one is already what we want)."""
+        from prefect.exceptions import ObjectNotFound
+
+        async def delete() -> None:
+            with contextlib.suppress(ObjectNotFound):
+                await self.client.delete_variable_by_name(variable_name)
+
+        await self.call(f"delete record {variable_name}", delete)
+
 
 def snapshot(deployment: DeploymentResponse, flow_name: str) -> RemoteDeployment:
     """A server deployment in the spec's comparable shape."""
@@ -387,6 +540,15 @@ def _identity(schedule: Any) -> tuple[str, str, str | None]:
     if isinstance(schedule, RRuleSchedule):
         return ("rrule", schedule.rrule, schedule.timezone)
     return ("other", repr(schedule), None)
+
+
+def _server_time(text: str | None) -> datetime:
+    """A timestamp the server wrote (ISO 8601, perhaps with 'Z'); without one, ten minutes
+    ago by our clock (an event filter starting there still finds the event)."""
+    try:
+        return datetime.fromisoformat((text or "").replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(timezone.utc) - timedelta(minutes=10)
 
 
 def _schedule_create(schedule: Schedule) -> DeploymentScheduleCreate:

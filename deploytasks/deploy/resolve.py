@@ -22,7 +22,7 @@ from deploytasks.flows.commands import discovery_options, validation_options
 from deploytasks.flows.discovery import FlowSpec, discover
 from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
-from deploytasks.settings import KINDS, Kind
+from deploytasks.settings import KINDS, RESERVED_TAG_PREFIXES, Kind
 
 ImageLookup = Callable[[ResolvedConfig, FlowSpec], str]
 
@@ -118,6 +118,14 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
                                           f"invalid flow: {first.message}", first.hint))
         return
     config = resolution.config
+    reserved = reserved_flow_tags(flow, config.settings.prefect.ownership_tag)
+    if reserved:
+        resolution.skipped.append(Skipped(
+            flow.folder, None, None,
+            f"{flow.path}:{flow.line}: @flow tag '{reserved[0]}' is reserved (deploytasks "
+            "sets env:, type:, project: and the ownership tag itself)",
+            "remove it from the @flow decorator's tags"))
+        return
     try:
         wanted = [k for k in config.flow_settings(flow.folder).kinds if k in kinds]
         schema = _schema(config.root, flow, schemas)
@@ -149,6 +157,11 @@ def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | Non
                         env_values=env_values)
     return build_spec(config, flow, kind, resolved.settings, accepted_parameters(flow),
                       inputs, from_defaults)
+
+
+def reserved_flow_tags(flow: FlowSpec, ownership_tag: str) -> list[str]:
+    """Tags of the ``@flow`` decorator that only deploytasks may set."""
+    return [t for t in flow.tags if t == ownership_tag or t.startswith(RESERVED_TAG_PREFIXES)]
 
 
 def accepted_parameters(flow: FlowSpec) -> set[str] | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.resources import docker_memory
 from deploytasks.flows.discovery import FlowSpec
 from deploytasks.settings import DeploymentSettings, Kind, ScheduleSpec
@@ -173,10 +174,9 @@ def _parameters(configured: dict[str, Any], accepted: set[str] | None,
 
 def _tags(config: ResolvedConfig, flow: FlowSpec, kind: Kind,
           settings: DeploymentSettings) -> tuple[str, ...]:
-    ownership = [config.settings.prefect.ownership_tag, f"env:{config.env.short}",
-                 f"type:{kind}"]
-    extra = sorted({*settings.tags, *flow.tags} - set(ownership))
-    return (*ownership, *extra)
+    reserved = ownership(config).deployment_tags(config.env.short, kind)
+    extra = sorted({*settings.tags, *flow.tags} - set(reserved))
+    return (*reserved, *extra)
 
 
 def _job_variables(config: ResolvedConfig, kind: Kind, settings: DeploymentSettings,

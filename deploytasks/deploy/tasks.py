@@ -76,53 +76,80 @@ def plan(c: Context, env: str = "", flow: list[str] | None = None, registry: str
     taskrun.run(lambda out: commands.plan(out, selection), json=json, verbose=verbose)
 
 
+FORCE = ("Overwrite deployments edited on the server since the last deploy (drift), which "
+         "protected environments otherwise refuse.")
+DEPLOY_HELP = {**DEPLOY_HELP, "force": FORCE}
+
+
 def _deploy(kinds: tuple[str, ...], env: str, flow: list[str] | None, registry: str,
-            changed_since: str, concurrency: int, json: bool, verbose: bool) -> None:
+            changed_since: str, concurrency: int, force: bool, json: bool,
+            verbose: bool) -> None:
     from deploytasks.deploy import commands
 
     selection = _selection(env, flow, registry, changed_since, kinds)
-    taskrun.run(lambda out: commands.deploy(out, selection, concurrency=concurrency or None),
-                json=json, verbose=verbose)
+    taskrun.run(lambda out: commands.deploy(out, selection, concurrency=concurrency or None,
+                                            force=force), json=json, verbose=verbose)
 
 
 @task(name="python", help=DEPLOY_HELP, iterable=["flow"], auto_shortflags=False)
 def deploy_python(c: Context, env: str = "", flow: list[str] | None = None, registry: str = "",
-                  changed_since: str = "", concurrency: int = 0, json: bool = False,
-                  verbose: bool = False) -> None:
+                  changed_since: str = "", concurrency: int = 0, force: bool = False,
+                  json: bool = False, verbose: bool = False) -> None:
     """Deploy the Python (process) deployments of an environment."""
-    _deploy(("python",), env, flow, registry, changed_since, concurrency, json, verbose)
+    _deploy(("python",), env, flow, registry, changed_since, concurrency, force, json, verbose)
 
 
 @task(name="containers", help=DEPLOY_HELP, iterable=["flow"], auto_shortflags=False)
 def deploy_containers(c: Context, env: str = "", flow: list[str] | None = None,
                       registry: str = "", changed_since: str = "", concurrency: int = 0,
-                      json: bool = False, verbose: bool = False) -> None:
+                      force: bool = False, json: bool = False, verbose: bool = False) -> None:
     """Deploy the Docker deployments of an environment."""
-    _deploy(("docker",), env, flow, registry, changed_since, concurrency, json, verbose)
+    _deploy(("docker",), env, flow, registry, changed_since, concurrency, force, json, verbose)
 
 
 @task(name="all", help=DEPLOY_HELP, iterable=["flow"], auto_shortflags=False)
 def deploy_all(c: Context, env: str = "", flow: list[str] | None = None, registry: str = "",
-               changed_since: str = "", concurrency: int = 0, json: bool = False,
-               verbose: bool = False) -> None:
+               changed_since: str = "", concurrency: int = 0, force: bool = False,
+               json: bool = False, verbose: bool = False) -> None:
     """Deploy the Python and Docker deployments of an environment."""
-    _deploy(BOTH, env, flow, registry, changed_since, concurrency, json, verbose)
+    _deploy(BOTH, env, flow, registry, changed_since, concurrency, force, json, verbose)
 
 
-@task(help={"pattern": "Glob on deployment names, e.g. 'rpa1-*' (default: all managed).",
-            "env": "Only deployments of this environment.",
+@task(help={"pattern": "Glob on deployment names, e.g. 'rpa1-*'; a deployment's exact name "
+                       "matches only that deployment. Never empty.",
+            "all_": "Delete every deployment of this project in the environment (needed when "
+                    "there is no --pattern or --orphans).",
+            "env": "Environment (default DEPLOYMENT_ENV, then development); 'all' for every "
+                   "environment.",
             "orphans": "Only deployments whose flow is gone from the repository.",
+            "force": "Let --orphans delete even when no flows were found, or more than "
+                     "clean.max_orphan_share of the project.",
             "dry_run": "Show what would be deleted; delete nothing.",
             "yes": "Do not ask before deleting protected-environment (production) deployments.",
             "json": JSON}, auto_shortflags=False)
-def clean(c: Context, pattern: str = "", env: str = "", orphans: bool = False,
-          dry_run: bool = False, yes: bool = False, json: bool = False) -> None:
-    """Remove managed deployments (never ones made by hand) matching a pattern."""
+def clean(c: Context, pattern: str | None = None, all_: bool = False, env: str = "",
+          orphans: bool = False, force: bool = False, dry_run: bool = False, yes: bool = False,
+          json: bool = False) -> None:
+    """Remove this project's deployments (never hand-made or other projects' ones)."""
     from deploytasks.console.prompt import confirm
     from deploytasks.deploy import commands
 
-    taskrun.run(lambda out: commands.clean(out, env=env or None, pattern=pattern or None,
-                                           orphans=orphans, dry_run=dry_run, yes=yes,
+    options = commands.CleanOptions(env or None, pattern, orphans, all_, force, dry_run, yes)
+    taskrun.run(lambda out: commands.clean(out, options, confirm), json=json)
+
+
+@task(help={"env": ENV, "flow": FLOW, "json": JSON,
+            "dry_run": "Show what would be claimed; change nothing.",
+            "yes": "Do not ask before claiming protected-environment (production) deployments."},
+      iterable=["flow"], auto_shortflags=False)
+def adopt(c: Context, env: str = "", flow: list[str] | None = None, dry_run: bool = False,
+          yes: bool = False, json: bool = False) -> None:
+    """Claim for this project the legacy deployments (no project tag) its config wants."""
+    from deploytasks.console.prompt import confirm
+    from deploytasks.deploy import commands
+
+    selection = _selection(env, flow)
+    taskrun.run(lambda out: commands.adopt(out, selection, dry_run=dry_run, yes=yes,
                                            confirm=confirm), json=json)
 
 
@@ -142,4 +169,4 @@ def check(c: Context, env: str = "", flow: list[str] | None = None, browser: boo
 def collection() -> Collection:
     """The ``deploy`` collection."""
     return Collection("deploy", build, validate, plan, deploy_python, deploy_containers,
-                      deploy_all, clean, check)
+                      deploy_all, clean, adopt, check)

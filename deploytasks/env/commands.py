@@ -7,7 +7,6 @@ from deploytasks.config import ConfigurationManager
 from deploytasks.console import Output
 from deploytasks.console import env as render
 from deploytasks.env.local_server import LocalServer
-from deploytasks.errors import UsageError
 
 
 def server_up(out: Output, port: int | None = None) -> int:
@@ -43,13 +42,13 @@ def show_config(out: Output, env: str | None) -> int:
 
 
 def deploy_environment(out: Output, env: str, flows: tuple[str, ...], registry: str | None, *,
-                       production: bool = False, allow_dirty: bool = False) -> int:
-    """Deploy both kinds to a fixed environment; production is validated and clean first."""
+                       production: bool = False, allow_dirty: bool = False,
+                       force: bool = False) -> int:
+    """Deploy both kinds to a fixed environment; production is validated and clean first,
+    and drifted deployments are refused there unless ``force``."""
     from deploytasks.deploy import commands
-    from deploytasks.deploy.version import tree_is_dirty
 
-    if production and not allow_dirty and tree_is_dirty(paths.repo_root()):
-        raise UsageError("the git tree has uncommitted changes; production deploys only "
-                         "committed code", hint="commit or stash them, or pass --allow-dirty")
+    if production and not allow_dirty:
+        commands.refuse_dirty_tree(paths.repo_root())
     selection = commands.Selection(env, flows=flows, registry=registry)
-    return commands.deploy(out, selection, require_valid=production)
+    return commands.deploy(out, selection, require_valid=production, force=force)

@@ -52,12 +52,13 @@ DEPLOY_HELP = {"flow": "Limit to these flows (folder names): repeat, or separate
 
 
 def _deploy_env(env: str, flow: list[str], registry: str, json: bool, verbose: bool,
-                production: bool = False, allow_dirty: bool = False) -> None:
+                production: bool = False, allow_dirty: bool = False,
+                force: bool = False) -> None:
     from deploytasks.env import commands
 
     taskrun.run(lambda out: commands.deploy_environment(
         out, env, split_flows(flow), registry or None, production=production,
-        allow_dirty=allow_dirty), json=json, verbose=verbose)
+        allow_dirty=allow_dirty, force=force), json=json, verbose=verbose)
 
 
 @task(help=DEPLOY_HELP, iterable=["flow"], auto_shortflags=False)
@@ -74,29 +75,38 @@ def deploy_staging(c: Context, flow: list[str] | None = None, registry: str = ""
     _deploy_env("staging", flow or [], registry, json, verbose)
 
 
-@task(help={**DEPLOY_HELP, "allow_dirty": "Deploy even with uncommitted changes."},
+ALLOW_DIRTY = "Deploy even with uncommitted changes."
+FORCE = "Overwrite deployments edited on the server since the last deploy (drift)."
+
+
+@task(help={**DEPLOY_HELP, "allow_dirty": ALLOW_DIRTY, "force": FORCE},
       iterable=["flow"], auto_shortflags=False)
 def deploy_prod(c: Context, flow: list[str] | None = None, registry: str = "",
-                allow_dirty: bool = False, json: bool = False, verbose: bool = False) -> None:
+                allow_dirty: bool = False, force: bool = False, json: bool = False,
+                verbose: bool = False) -> None:
     """Deploy everything to production, only if validation passes and the tree is clean."""
     _deploy_env("production", flow or [], registry, json, verbose, production=True,
-                allow_dirty=allow_dirty)
+                allow_dirty=allow_dirty, force=force)
 
 
-@task(name="promote", help={"from_": "Environment whose running versions and images to promote.",
+@task(name="promote", help={"from_": "Environment whose running deployments to promote.",
                             "to": "Environment to deploy them to.",
                             "flow": "Limit to these flows: repeat, or separate with commas.",
                             "dry_run": "Show the plan only; write nothing.",
-                            "json": JSON_HELP, "verbose": "Show more detail."},
+                            "allow_dirty": "Promote onto a protected environment even with "
+                                           "uncommitted changes (python deployments still "
+                                           "need the source's exact commit).",
+                            "force": FORCE, "json": JSON_HELP, "verbose": "Show more detail."},
       iterable=["flow"], auto_shortflags=False)
 def promote(c: Context, from_: str = "staging", to: str = "production",
-            flow: list[str] | None = None, dry_run: bool = False, json: bool = False,
-            verbose: bool = False) -> None:
-    """Deploy to one environment exactly the versions and images another one runs."""
+            flow: list[str] | None = None, dry_run: bool = False, allow_dirty: bool = False,
+            force: bool = False, json: bool = False, verbose: bool = False) -> None:
+    """Deploy to one environment exactly what another one runs (versions, images, code)."""
     from deploytasks.deploy import commands
 
-    taskrun.run(lambda out: commands.promote(out, from_, to, flows=split_flows(flow),
-                                             dry_run=dry_run), json=json, verbose=verbose)
+    options = commands.PromoteOptions(split_flows(flow), dry_run, allow_dirty, force)
+    taskrun.run(lambda out: commands.promote(out, from_, to, options), json=json,
+                verbose=verbose)
 
 
 def collection() -> Collection:

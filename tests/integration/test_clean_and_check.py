@@ -99,12 +99,13 @@ def test_clean_production_asks_first(project: Project, example_images: str) -> N
     prod = ns.names(env="prod")
     assert set(project.deployments()) == prod
 
-    refused = project.cli("deploy.clean", "--env", "prod", code=2)  # no terminal, no --yes
+    # Everything of the environment needs --all (the contract since projects); then it asks.
+    refused = project.cli("deploy.clean", "--env", "prod", "--all", code=2)  # no terminal
     assert one_line(refused.stderr), refused.describe()
     assert "--yes" in refused.stderr
     assert set(project.deployments()) == prod
 
-    done = project.cli("deploy.clean", "--env", "prod", "--yes", "--json").json()
+    done = project.cli("deploy.clean", "--env", "prod", "--all", "--yes", "--json").json()
     assert sorted(done["deleted"]) == sorted(prod)
     assert project.deployments() == {}
 

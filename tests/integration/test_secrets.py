@@ -244,10 +244,11 @@ CONCURRENT = [
     ("deploy.python", ("--env", "dev", "--verbose"), JSON),
     ("deploy.containers", ("--env", "dev", "--verbose"), HUMAN),
     ("env.deploy-dev", ("--verbose",), JSON),
-    ("env.promote", ("--from", "staging", "--to", "production", "--dry-run", "--verbose"),
-     BOTH),
+    ("env.promote", ("--from", "staging", "--to", "production", "--dry-run", "--allow-dirty",
+                     "--verbose"), BOTH),
     ("deploy.check", ("--env", "dev", "--verbose"), BOTH),
-    ("deploy.clean", ("--env", "staging", "--dry-run"), BOTH),
+    ("deploy.clean", ("--env", "staging", "--all", "--dry-run"), BOTH),
+    ("deploy.adopt", ("--env", "dev", "--dry-run"), BOTH),
     ("makefile", ("--check",), HUMAN),
 ]
 

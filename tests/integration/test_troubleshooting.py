@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -24,6 +25,9 @@ from tests.conftest import REPO_ROOT
 from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
 from tests.support.prefect_helpers import NO_PROFILES, client
+
+if TYPE_CHECKING:
+    from tests.support.prefect_helpers import Namespace
 
 GUIDE = REPO_ROOT / "docs" / "TROUBLESHOOTING.md"
 INVOKE = str(REPO_ROOT / ".venv" / "bin" / "invoke")
@@ -152,6 +156,52 @@ def _unreadable_profiles(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.test", PREFECT_API_URL="", PREFECT_PROFILES_PATH=str(broken))
 
 
+def _reserved_tag(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "tags: [rpa, invoices]",
+         "tags: [rpa, env:prod]")
+    return run(repo, "deploy.test")
+
+
+def _missing_project(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "\nproject: rpa-platform\n", "\n")
+    return run(repo, "deploy.test")
+
+
+def _python_only(repo: Path) -> Namespace:
+    """Its own project and names (the session server is shared), python deployments only."""
+    from tests.support.prefect_helpers import edit_config, isolate_repo
+
+    namespace = isolate_repo(repo)
+    edit_config(repo, lambda data: data["defaults"].update(kinds=["python"]))
+    return namespace
+
+
+def _orphans_without_flows(repo: Path) -> subprocess.CompletedProcess[str]:
+    _python_only(repo)
+    assert run(repo, "deploy.python", "--flow", "rpa1").returncode == 0
+    shutil.rmtree(repo / "flows")
+    (repo / "flows").mkdir()
+    return run(repo, "deploy.clean", "--orphans")
+
+
+def _drift_in_production(repo: Path) -> subprocess.CompletedProcess[str]:
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.actions import DeploymentUpdate
+
+    name = _python_only(repo).name("rpa1", env="prod")
+    assert run(repo, "deploy.python", "--env", "prod", "--flow", "rpa1").returncode == 0
+    with SyncPrefectClient(os.environ["PREFECT_API_URL"]) as prefect:
+        live = prefect.read_deployment_by_name(f"RPA1ProcessingFlow/{name}")
+        prefect.update_deployment(live.id, DeploymentUpdate(description="edited in the UI"))
+    return run(repo, "deploy.python", "--env", "prod", "--flow", "rpa1")
+
+
+def _promote_from_a_dirty_deploy(repo: Path) -> subprocess.CompletedProcess[str]:
+    _python_only(repo)  # edits the committed configuration: the tree is dirty
+    assert run(repo, "deploy.python", "--env", "staging", "--flow", "rpa1").returncode == 0
+    return run(repo, "env.promote", "--allow-dirty", "--flow", "rpa1")
+
+
 FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "wait budget used up": (_wait_budget, 1, "beyond the run's waiting budget"),
     "unreadable profiles": (_unreadable_profiles, 2, "cannot read the Prefect profiles"),
@@ -163,6 +213,15 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
     "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),
     "port taken": (_port_taken, 2, "is taken: something already listens"),
+    "reserved tag": (_reserved_tag, 2, "tag 'env:prod' is reserved"),
+    "missing project": (_missing_project, 2, "project name is missing"),
+    "blank pattern": (lambda r: run(r, "deploy.clean", "--pattern", " "), 2,
+                      "empty or blank"),
+    "clean without a target": (lambda r: run(r, "deploy.clean"), 2, "say what to delete"),
+    "orphans without flows": (_orphans_without_flows, 2, "no flows were found"),
+    "drift in production": (_drift_in_production, 1, "changed on the server since"),
+    "promote a dirty deploy": (_promote_from_a_dirty_deploy, 1,
+                               "was deployed from a checkout with uncommitted changes"),
 }
 
 

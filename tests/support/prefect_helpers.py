@@ -3,9 +3,12 @@
 Plain functions (no fixtures): the integration and e2e tests and the benchmark use them.
 
 - ``isolate_repo`` turns a repository copy into its own *namespace* on a shared
-  server: a unique suffix on every deployment name, unique work pool names and a
-  unique ownership tag (orphan detection and cleaning work per tag, so two
-  namespaces never see each other's deployments as orphans).
+  server: a unique project name (the tool's ownership tag stays
+  ``managed-by:deploytasks``, shared by every copy, as on a real shared server),
+  a unique suffix on every deployment name and unique work pool names. Projects
+  are what keeps copies apart (orphan detection and cleaning work per project);
+  the suffix only keeps tests from colliding by name — tests about colliding
+  names give two copies the same suffix and different projects.
 - ``run_cli`` runs ``invoke`` in a subprocess exactly as a user or CI job would.
 - The server is read back through Prefect's own client (``SyncPrefectClient``),
   never through the gateway under test.
@@ -62,15 +65,20 @@ def invoke_path() -> Path:
 # Namespaces -----------------------------------------------------------------------------
 
 
+OWNERSHIP_TAG = "managed-by:deploytasks"
+
+
 @dataclass(frozen=True)
 class Namespace:
     """The names one repository copy deploys under."""
 
     uid: str
+    project: str = ""
 
     @property
     def tag(self) -> str:
-        return f"managed-by:deploytasks-{self.uid}"
+        """The project's tag: every deployment of this copy carries it."""
+        return f"project:{self.project or 'p-' + self.uid}"
 
     def name(self, flow: str, kind: str = "python", env: str = "dev") -> str:
         """The deployment name of ``flow`` as ``kind`` in environment ``env`` (short name)."""
@@ -107,15 +115,21 @@ def edit_config(root: Path, change: Callable[[dict[str, Any]], None],
     write_yaml(path, data)
 
 
-def isolate_repo(root: Path, uid: str | None = None) -> Namespace:
-    """Give the repository copy at ``root`` its own namespace, and the root ``tasks.py``."""
-    namespace = Namespace(uid or new_uid())
+def isolate_repo(root: Path, uid: str | None = None, project: str | None = None) -> Namespace:
+    """Give the repository copy at ``root`` its own namespace, and the root ``tasks.py``.
+
+    ``uid`` (default: a new one) suffixes deployment and pool names; ``project`` (default
+    ``p-<uid>``) is the copy's project. Two copies given the same ``uid`` and different
+    projects want the same deployment names: each other's conflicts."""
+    uid = uid or new_uid()
+    namespace = Namespace(uid, project or f"p-{uid}")
     shutil.copy2(PROJECT_ROOT / "tasks.py", root / "tasks.py")
 
     def main(data: dict[str, Any]) -> None:
+        data["project"] = namespace.project
         data["naming"] = {**(data.get("naming") or {}),
                           "deployment": "{flow}-{type}-{env}-" + namespace.uid}
-        data.setdefault("prefect", {})["ownership_tag"] = namespace.tag
+        data.setdefault("prefect", {})["ownership_tag"] = OWNERSHIP_TAG
         for kind, pool in (data.get("work_pools") or {}).items():
             pool["name"] = namespace.pool(kind, "dev")
 

@@ -400,7 +400,8 @@ def test_bad_naming_placeholder_is_named(repo_copy: Path) -> None:
 
 
 def test_naming_without_flow_is_refused(repo_copy: Path) -> None:
-    assert "must contain {flow}" in main_error('naming:\n  deployment: "{type}-{env}"\n')
+    assert "must contain {flow}" in main_error(
+        'project: x\nnaming:\n  deployment: "{type}-{env}"\n')
 
 
 def test_bad_value_in_overlay_names_the_overlay(repo_copy: Path) -> None:

@@ -109,17 +109,19 @@ def test_columns_set_explicitly_is_respected(repo: Path) -> None:
 
 
 def test_a_terminal_keeps_its_width(repo: Path) -> None:
-    output = on_terminal(repo, CONFIG_SHOW, columns=100)
+    # a value longer than any terminal, so the table's own width cannot decide the result
+    long_value = "registry.example.com/" + "a" * 120 + ":1"
+    output = on_terminal(repo, CONFIG_SHOW, columns=100, DOCKER_BASE_IMAGE=long_value)
     widths = [len(line) for line in output.splitlines()]
     assert "Configuration for development" in output
     assert 80 < max(widths) <= 100  # the terminal's width, neither 80 nor unlimited
 
 
-def on_terminal(repo: Path, command: list[str], *, columns: int) -> str:
+def on_terminal(repo: Path, command: list[str], *, columns: int, **env: str) -> str:
     """What `command` prints on a pseudo-terminal `columns` wide (escapes removed)."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    process = subprocess.Popen(command, cwd=repo, env=environment(TERM="xterm"),
+    process = subprocess.Popen(command, cwd=repo, env=environment(TERM="xterm", **env),
                                stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     chunks: list[bytes] = []

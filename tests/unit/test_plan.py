@@ -6,10 +6,13 @@ import dataclasses
 
 import pytest
 
+from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import Change, RemoteDeployment, diff_fields, make_plan
 from deploytasks.deploy.specs import DeploymentSpec, Schedule
 
 OWNER = "managed-by:deploytasks"
+PROJECT = "project:team-a"
+OURS = Ownership(OWNER, "team-a")
 
 
 def spec(name: str = "rpa1-python-dev", flow_name: str = "RPA1ProcessingFlow",
@@ -19,7 +22,7 @@ def spec(name: str = "rpa1-python-dev", flow_name: str = "RPA1ProcessingFlow",
         name=name, flow_folder="rpa1", flow_name=flow_name, kind=kind,  # type: ignore[arg-type]
         environment="development", entrypoint="flows/rpa1/workflow.py:rpa1_processing_flow",
         work_pool="python-pool", work_queue="default", description="Ingest invoices.",
-        version="abc123", tags=(OWNER, "env:dev", f"type:{kind}", "rpa"),
+        version="abc123", tags=(OWNER, PROJECT, "env:dev", f"type:{kind}", "rpa"),
         parameters={"batch_size": 100, "cleanup": True}, parameter_schema={},
         job_variables={}, schedules=(Schedule("interval", 3600.0, "UTC", False),),
         concurrency_limit=None, enforce_parameter_schema=True,
@@ -41,7 +44,7 @@ def remote(of: DeploymentSpec | None = None, *, name: str = "rpa1-python-dev",
 
 def plan_of(specs: list[DeploymentSpec], remotes: list[RemoteDeployment],
             known_names: set[str] | None = frozenset()):  # type: ignore[assignment]
-    return make_plan(specs, remotes, ownership_tag=OWNER, env_tag="env:dev",
+    return make_plan(specs, remotes, ownership=OURS, env_tag="env:dev",
                      known_names=None if known_names is None else set(known_names))
 
 
@@ -106,7 +109,7 @@ def test_a_deployment_of_a_flow_still_in_the_repository_is_not_orphaned() -> Non
 
 
 def test_managed_deployment_of_another_environment_is_not_orphaned() -> None:
-    other = remote(spec("rpa1-python-prod", tags=(OWNER, "env:prod", "type:python")))
+    other = remote(spec("rpa1-python-prod", tags=(OWNER, PROJECT, "env:prod", "type:python")))
     assert plan_of([], [other]).items == []
 
 

@@ -21,6 +21,7 @@ from deploytasks.settings import DeploymentSettings
 
 MAIN = Path("config/deployment-config.yaml")
 OWNERSHIP = "managed-by:deploytasks"
+PROJECT = "project:rpa-platform"  # the example configuration's project
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +57,10 @@ def test_naming_template_from_config(repo_copy: Path) -> None:
 
 def test_tags_carry_ownership_env_and_type_first(repo_copy: Path) -> None:
     spec = specs("dev")["rpa1-python-dev"]
-    assert spec.tags[:3] == (OWNERSHIP, "env:dev", "type:python")
+    assert spec.tags[:4] == (OWNERSHIP, PROJECT, "env:dev", "type:python")
     assert {"rpa", "invoices"} <= set(spec.tags)
-    assert specs("prod")["rpa1-docker-prod"].tags[:3] == (OWNERSHIP, "env:prod", "type:docker")
+    assert specs("prod")["rpa1-docker-prod"].tags[:4] == (OWNERSHIP, PROJECT, "env:prod",
+                                                          "type:docker")
 
 
 def test_entrypoint_and_flow_name_come_from_source(repo_copy: Path) -> None:

@@ -1,0 +1,95 @@
+"""What deploytasks last applied to each deployment, recorded on the server.
+
+Drift is a server edit made since our last apply (a parameter changed in the
+UI, say). Comparing the server with the repository cannot tell that from an
+ordinary change of the configuration, and a local file cannot either: CI
+machines start fresh. So after every successful create or update the tool
+writes one Prefect Variable per deployment, named after the deployment's id,
+holding a short hash of each compared field as applied; planning reads all of
+the project's records in one paged read and names, per deployment, the fields
+whose server value no longer matches its record.
+
+The record also keeps the git commit the deployment was made from (and whether
+the tree was dirty), which ``env.promote`` needs to promote python deployments
+exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from deploytasks.deploy.plan import normal
+
+RECORD_PREFIX = "deploytasks-applied-"
+FORMAT = 1
+HASH_CHARS = 16  # 64 bits: enough to notice an edit, short enough to stay far below 5,000
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The git commit a run deploys from, and whether the work tree has changes."""
+
+    commit: str | None = None
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
+class AppliedRecord:
+    """One deployment's record: the hash of each field as we applied it."""
+
+    deployment_id: str
+    name: str
+    hashes: dict[str, str] = field(default_factory=dict)
+    source: SourceState = field(default_factory=SourceState)
+
+    @property
+    def variable_name(self) -> str:
+        return record_name(self.deployment_id)
+
+    def value(self) -> dict[str, Any]:
+        """The Variable's JSON value (a few hundred characters)."""
+        return {"format": FORMAT, "deployment": self.name, "commit": self.source.commit,
+                "dirty": self.source.dirty, "fields": self.hashes}
+
+    def drifted(self, server: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+        """Fields someone changed on the server since we applied them, and that a deploy
+        would now overwrite (a server value that already equals the wanted one is not)."""
+        return [name for name, recorded in self.hashes.items()
+                if name in server and field_hash(server[name]) != recorded
+                and normal(server[name]) != normal(wanted.get(name))]
+
+
+def record_name(deployment_id: str) -> str:
+    """The Variable name of a deployment's record (Prefect allows a-z, 0-9, - and _)."""
+    return f"{RECORD_PREFIX}{deployment_id.lower()}"
+
+
+def field_hash(value: Any) -> str:
+    """A short, spelling-independent hash of one field's value."""
+    text = json.dumps(normal(value), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+def record_of(deployment_id: str, name: str, applied: Mapping[str, Any],
+              source: SourceState) -> AppliedRecord:
+    """The record of ``applied`` (a spec's comparable fields) on one deployment."""
+    return AppliedRecord(deployment_id, name, {k: field_hash(v) for k, v in applied.items()},
+                         source)
+
+
+def parse_record(variable_name: str, value: Any) -> AppliedRecord | None:
+    """A record read back from a Variable; None when it is not one of ours or unreadable."""
+    if not variable_name.startswith(RECORD_PREFIX) or not isinstance(value, dict):
+        return None
+    hashes = value.get("fields")
+    if value.get("format") != FORMAT or not isinstance(hashes, dict):
+        return None
+    commit = value.get("commit")
+    return AppliedRecord(variable_name.removeprefix(RECORD_PREFIX), str(value.get("deployment")),
+                         {str(k): str(v) for k, v in hashes.items()},
+                         SourceState(commit if isinstance(commit, str) else None,
+                                     bool(value.get("dirty"))))
