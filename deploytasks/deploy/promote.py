@@ -24,7 +24,7 @@ def promote_specs(target: Resolution, source: ResolvedConfig,
     promoted = Resolution(target.config, target.flows, skipped=list(target.skipped),
                           narrowed=True)
     for spec in target.specs:
-        name = deployment_name(source, spec.flow_folder, spec.kind)
+        name = deployment_name(source, spec.parts or spec.flow_folder, spec.kind)
         found = running.get((spec.flow_name, name))
         if found is None:
             promoted.skipped.append(Skipped(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,7 +27,16 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from deploytasks.errors import ConfigError, UsageError
+from deploytasks.flows.entry import FlowNode, entry_flow
 from deploytasks.flows.imports import ImportRef, child_blocks, collect_imports, dotted
+from deploytasks.flows.layouts import (
+    EntrypointOption,
+    SourceOptions,
+    Unit,
+    entrypoint_units,
+    file_units,
+    folder_units,
+)
 
 __all__ = [
     "DiscoveryOptions",
@@ -102,7 +112,13 @@ class Parameter:
 
 @dataclass(frozen=True)
 class FlowFiles:
-    """The files beside a flow file that shape how it is built and run (repo-relative)."""
+    """The files that shape how a flow is built and run (repo-relative).
+
+    ``dockerfile`` is the one its image is built from: the flow folder's own, else the
+    repository's shared one; ``context`` is that build's context (the folder, or ``.``
+    for the repository). The files layouts have no files of their own besides the flow
+    file: their ``modules`` are the sibling modules the flow file imports.
+    """
 
     dockerfile: str | None = None
     requirements: str | None = None
@@ -110,6 +126,12 @@ class FlowFiles:
     config_files: tuple[str, ...] = ()
     dockerignore: str | None = None
     modules: tuple[str, ...] = ()  # sibling .py files at the top of the folder
+    context: str | None = None  # build context of ``dockerfile``
+
+    @property
+    def shared_dockerfile(self) -> bool:
+        """True when the image is built from the repository's shared Dockerfile."""
+        return self.context == "."
 
     def to_dict(self) -> dict[str, Any]:
         """The files as plain data for ``--json``."""
@@ -119,9 +141,14 @@ class FlowFiles:
 
 @dataclass(frozen=True)
 class FlowSpec:
-    """One flow folder: the flow it deploys, the files beside it, and what is wrong with it."""
+    """One deployed flow: its key, the flow it deploys, its files, and what is wrong with it.
 
-    folder: str  # the folder's name: the flow's key in configuration and deployment names
+    A key (a flow folder, a flow file, an entrypoint) usually deploys one flow; when the
+    configuration lists several (``flows.<key>.flow: [a, b]``) each is a spec of its own
+    with the same ``folder`` and ``several`` set.
+    """
+
+    folder: str  # the flow's key: its name in configuration and in deployment names
     path: str  # repo-relative flow file (the folder itself when it holds none)
     directory: str = ""  # repo-relative folder
     line: int | None = None  # line of the ``def``
@@ -138,6 +165,10 @@ class FlowSpec:
     candidates: tuple[tuple[str, str], ...] = ()  # (function, flow name) of every flow found
     errors: tuple[Finding, ...] = ()
     warnings: tuple[Finding, ...] = ()
+    layout: str = "folders"  # folders | files | entrypoints
+    selected_by: str | None = None  # only | main-block | uncalled | configured | entrypoint
+    several: bool = False  # its key deploys more than one flow
+    guessed: tuple[str, ...] = ()  # unreadable flow: function or flow names it may stand for
 
     @property
     def valid(self) -> bool:
@@ -181,111 +212,252 @@ class FlowSpec:
             "files": self.files.to_dict(),
             "candidates": [{"function": f, "name": n} for f, n in self.candidates],
             "imports": sorted({ref.top for ref in self.imports if ref.top}),
+            "layout": self.layout, "selected_by": self.selected_by, "several": self.several,
         }
 
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
-    """Where to look, and which flow each folder deploys when its file holds several."""
+    """Where to look, and which flows each key deploys when its file holds several.
+
+    The first four fields are the main flows directory; ``also`` adds more directories,
+    each with its layout, and ``entrypoints`` names flows one by one.
+    """
 
     flows_dir: str = "flows"
     pattern: str = "workflow.py"
     exclude: tuple[str, ...] = ()
-    selected: Mapping[str, str] = field(default_factory=dict)  # folder → function or flow name
+    selected: Mapping[str, str | Sequence[str]] = field(default_factory=dict)  # key → names
+    layout: str = "folders"
+    also: tuple[SourceOptions, ...] = ()
+    entrypoints: tuple[EntrypointOption, ...] = ()
+    shared_dockerfile: str | None = None  # repo-relative, when the repository has one
+
+    def sources(self) -> list[SourceOptions]:
+        """The main flows directory, then the ``also`` ones."""
+        main = SourceOptions(self.flows_dir, self.layout, self.pattern, self.exclude)
+        return [main, *self.also]
+
+    def selection(self, key: str) -> tuple[str, ...]:
+        """The functions or flow names configured for ``key`` (empty: the entry flow)."""
+        chosen = self.selected.get(key)
+        if not chosen:
+            return ()
+        return (chosen,) if isinstance(chosen, str) else tuple(chosen)
 
 
 def discover(root: Path, options: DiscoveryOptions | None = None) -> list[FlowSpec]:
-    """Every flow folder under the flows directory, read and checked for flow-level errors."""
+    """Every flow of the repository, read and checked for flow-level errors."""
     options = options or DiscoveryOptions()
-    folders = flow_folders(root, options)
-    return flag_duplicate_names(parallel_map(partial(discover_folder, root, options=options),
-                                             folders))
+    units = flow_units(root, options)
+    read = parallel_map(partial(read_unit, root, options=options), units)
+    return flag_duplicate_names([spec for specs in read for spec in specs])
 
 
 def discover_one(root: Path, target: str, options: DiscoveryOptions | None = None) -> FlowSpec:
-    """One flow, named by folder name, folder path or flow file; still checked against the
-    others for a duplicate flow name."""
+    """The first flow ``target`` names (see ``discover_target``)."""
+    return discover_target(root, target, options)[0]
+
+
+def discover_target(root: Path, target: str,
+                    options: DiscoveryOptions | None = None) -> list[FlowSpec]:
+    """The flows ``--flow`` names: a key, a flow name, a flow file, a folder or an entrypoint.
+
+    Every flow is read, so duplicate names are still found; an unknown target is a
+    usage error.
+    """
     options = options or DiscoveryOptions()
-    folder, pattern = resolve_target(root, target, options)
-    spec = discover_folder(root, folder, dataclasses.replace(options, pattern=pattern))
-    others = [other for other in flow_folders(root, options) if other != folder]
-    read = parallel_map(partial(discover_folder, root, options=options), others)
-    return flag_duplicate_names([spec, *read])[0]
-
-
-def resolve_target(root: Path, target: str, options: DiscoveryOptions) -> tuple[Path, str]:
-    """The folder and file pattern ``--flow`` means: ``rpa1``, ``flows/rpa1`` or its file."""
-    given = Path(target)
-    tries = [given] if given.is_absolute() else [
-        Path.cwd() / given, root / given, root / options.flows_dir / given]
-    for path in tries:
-        path = Path(os.path.abspath(path))
-        if relative(path, root) == str(path):
-            continue
-        if path.is_file():
-            return path.parent, path.name
-        if path.is_dir():
-            return path, options.pattern
+    found = select_flows(root, discover(root, options), target)
+    if found:
+        return found
     raise UsageError(
         f"no flow folder or flow file at {target!r} in this repository",
-        hint=f"pass a folder name under {options.flows_dir}/ (rpa1), its path "
-        f"({options.flows_dir}/rpa1) or its flow file ({options.flows_dir}/rpa1/{options.pattern})",
+        hint=f"pass a flow's key (the folder name under {options.flows_dir}/, the file stem, or "
+        f"the entrypoint's name), its flow name, its flow file ({options.flows_dir}/rpa1/"
+        f"{options.pattern}) or its entrypoint (path/to/file.py:function)",
     )
 
 
+def select_flows(root: Path, specs: Sequence[FlowSpec], target: str) -> list[FlowSpec]:
+    """The specs ``target`` names, in order; none when it names nothing."""
+    wanted = target.strip()
+    path, _, function = wanted.rpartition(":") if ".py:" in wanted else (wanted, "", "")
+    rel = _repo_path(root, path)
+    return [spec for spec in specs if wanted in (spec.folder, spec.name, spec.entrypoint)
+            or (rel is not None and not function and (
+                rel == spec.path or (rel == spec.directory and spec.layout == "folders")))
+            or (rel is not None and function and f"{rel}:{function}" == spec.entrypoint)]
+
+
+def _repo_path(root: Path, target: str) -> str | None:
+    """``target`` as a repo-relative path, when it is one inside the repository."""
+    if not target:
+        return None
+    given = Path(target)
+    for path in ([given] if given.is_absolute() else [Path.cwd() / given, root / given]):
+        path = Path(os.path.abspath(path))
+        rel = relative(path, root)
+        if rel != str(path) and path.exists():
+            return rel
+    return None
+
+
+def flow_units(root: Path, options: DiscoveryOptions) -> list[Unit]:
+    """Every flow key of the repository and what it stands for; a key used twice is marked."""
+    units: list[Unit] = []
+    for index, source in enumerate(options.sources()):
+        base = root / source.flows_dir
+        if not base.is_dir() or unsafe_path(base, root):
+            if index == 0 and (options.also or options.entrypoints):
+                continue  # only the other sources are used
+            raise ConfigError(
+                f"flows directory {source.flows_dir!r} not found in {root}",
+                hint=f"create it, or set {source.setting}.flows_dir in " + CONFIG_HINT,
+            )
+        units += folder_units(base, source) if source.layout == "folders" else \
+            file_units(root, base, source)
+    units += entrypoint_units(root, options.entrypoints)
+    return _mark_clashes(root, units)
+
+
+def _mark_clashes(root: Path, units: list[Unit]) -> list[Unit]:
+    by_key: dict[str, list[Unit]] = {}
+    for unit in units:
+        by_key.setdefault(unit.key, []).append(unit)
+    marked = []
+    for unit in units:
+        others = [u for u in by_key[unit.key] if u is not unit]
+        if others and unit.problem is None:
+            listed = ", ".join(_unit_label(root, other) for other in others)
+            unit = dataclasses.replace(unit, problem=(
+                f"flow key {unit.key!r} of {_unit_label(root, unit)} is also the key of {listed}",
+                "keys name configuration sections and deployments, so each must be unique: "
+                "rename a file or folder, or give an entrypoint a name: in discovery.entrypoints",
+            ))
+        marked.append(unit)
+    return marked
+
+
+def _unit_label(root: Path, unit: Unit) -> str:
+    rel = relative(unit.path, root)
+    if unit.layout == "entrypoints":
+        return f"{', '.join(unit.origins) or rel} ({unit.setting})"
+    return rel
+
+
 def flow_folders(root: Path, options: DiscoveryOptions) -> list[Path]:
-    """The flow folders: direct children of the flows directory that are not skipped."""
-    base = root / options.flows_dir
-    if not base.is_dir() or unsafe_path(base, root):
-        raise ConfigError(
-            f"flows directory {options.flows_dir!r} not found in {root}",
-            hint="create it, or set discovery.flows_dir in " + CONFIG_HINT,
-        )
-    listing: list[os.DirEntry[str]] = []
-    with os.scandir(base) as entries:
-        listing = sorted(entries, key=lambda entry: entry.name)
-    return [Path(entry.path) for entry in listing
-            if is_dir(entry) and not skipped_dir(entry, options.exclude)]
+    """The flow folders of the folders-layout sources (the guide's ``flows/<name>/``)."""
+    return [unit.path for unit in flow_units(root, options) if unit.layout == "folders"]
 
 
 def discover_folder(root: Path, folder: Path, options: DiscoveryOptions) -> FlowSpec:
-    """Read one flow folder; whatever is wrong becomes findings on its spec."""
+    """Read one flow folder; whatever is wrong becomes findings on its (first) spec."""
+    unit = Unit(folder.name, "folders", folder, options.pattern)
+    return read_unit(root, unit, options)[0]
+
+
+def read_unit(root: Path, unit: Unit, options: DiscoveryOptions) -> list[FlowSpec]:
+    """The specs of one key: one per deployed flow, or one carrying the errors."""
+    if unit.layout == "folders":
+        return _read_folder(root, unit, options)
+    return _read_file_unit(root, unit, options)
+
+
+def _read_folder(root: Path, unit: Unit, options: DiscoveryOptions) -> list[FlowSpec]:
+    folder = unit.path
     rel = relative(folder, root)
-    base = FlowSpec(folder=folder.name, path=rel, directory=rel)
+    base = FlowSpec(folder=unit.key, path=rel, directory=rel)
     unsafe = unsafe_path(folder, root)
-    if unsafe:
-        return base.with_findings([Finding.error(rel, None, *unsafe)])
+    problem = unit.problem or unsafe
+    if problem:
+        return [base.with_findings([Finding.error(rel, None, *problem)])]
     listing = list_folder(folder)
-    base = dataclasses.replace(base, files=_flow_files(root, folder, listing, options.pattern))
-    sources = [name for name in listing.files if fnmatchcase(name, options.pattern)]
+    files = _flow_files(root, folder, listing, unit.pattern, options.shared_dockerfile)
+    base = dataclasses.replace(base, files=files)
+    sources = [name for name in listing.files if fnmatchcase(name, unit.pattern)]
     if not sources:
-        return base.with_findings([_no_flow_file(rel, options)])
+        return [base.with_findings([_no_flow_file(rel, unit.pattern)])]
     parsed = [_read_flow_file(root, folder / name) for name in sources]
-    return _assemble(base, parsed, options.selected.get(folder.name))
+    return _assemble(base, parsed, options.selection(unit.key), _Rules(unit.key))
 
 
-def _no_flow_file(rel: str, options: DiscoveryOptions) -> Finding:
+def _read_file_unit(root: Path, unit: Unit, options: DiscoveryOptions) -> list[FlowSpec]:
+    rel = relative(unit.path, root)
+    base = FlowSpec(folder=unit.key, path=rel, directory=relative(unit.path.parent, root),
+                    layout=unit.layout, guessed=unit.functions)
+    problem = unit.problem or unsafe_path(unit.path, root)
+    if problem:
+        return [base.with_findings([Finding.error(rel, None, *problem)])]
+    parsed = _read_flow_file(root, unit.path, quick=unit.layout == "files")
+    if unit.layout == "files" and not parsed.is_flow_file:
+        return []  # a helper module beside the flows
+    files = _file_unit_files(root, unit.path, parsed, options.shared_dockerfile)
+    base = dataclasses.replace(base, files=files)
+    if unit.layout == "files":
+        return _assemble(base, [parsed], options.selection(unit.key), _Rules(unit.key))
+    configured = options.selection(unit.key)
+    findings = [Finding.error(
+        rel, None, f"flows.{unit.key}.flow is set, but {unit.key} comes from {unit.setting}, "
+        "which names its function", f"remove flows.{unit.key}.flow from {CONFIG_HINT}",
+    )] if configured else []
+    specs = _assemble(base, [parsed], unit.functions, _Rules(unit.key, entrypoint=unit.setting))
+    return [spec.with_findings(findings) for spec in specs]
+
+
+def _no_flow_file(rel: str, pattern: str) -> Finding:
     return Finding.error(
-        rel, None, f"no {options.pattern} in {rel}",
-        f"add {options.pattern} with a @flow function, or add '{Path(rel).name}' to "
+        rel, None, f"no {pattern} in {rel}",
+        f"add {pattern} with a @flow function, or add '{Path(rel).name}' to "
         f"discovery.exclude in {CONFIG_HINT} if the folder is not a flow",
     )
 
 
-def _flow_files(root: Path, folder: Path, listing: Listing, pattern: str) -> FlowFiles:
+def _flow_files(root: Path, folder: Path, listing: Listing, pattern: str,
+                shared: str | None = None) -> FlowFiles:
     names = listing.files
 
     def rel(name: str) -> str:
         return relative(folder / name, root)
 
+    own = "Dockerfile" in names
+    dockerfile = rel("Dockerfile") if own else shared
+    ignore = (rel(".dockerignore") if ".dockerignore" in names else None) if own or not shared \
+        else _root_file(root, ".dockerignore")
     return FlowFiles(
-        dockerfile=rel("Dockerfile") if "Dockerfile" in names else None,
+        dockerfile=dockerfile,
         requirements=rel("requirements.txt") if "requirements.txt" in names else None,
         env_files=tuple(rel(n) for n in names if n == ".env" or n.startswith(".env.")),
         config_files=tuple(rel(n) for n in CONFIG_FILE_NAMES if n in names),
-        dockerignore=rel(".dockerignore") if ".dockerignore" in names else None,
+        dockerignore=ignore,
         modules=tuple(rel(n) for n in names if n.endswith(".py") and not fnmatchcase(n, pattern)),
+        context=(relative(folder, root) if own else ".") if dockerfile else None,
     )
+
+
+def _file_unit_files(root: Path, path: Path, parsed: _ParsedFile,
+                     shared: str | None) -> FlowFiles:
+    """A flow file's files: the .env files beside it, the sibling modules it imports, and
+    the shared Dockerfile."""
+    listing = list_folder(path.parent)
+    stems = {name[:-3]: name for name in listing.files if name.endswith(".py")}
+    stems.update({name: name for name in listing.dirs if name.isidentifier()})
+    tops = {ref.top for ref in parsed.imports if ref.top} | {
+        name for ref in parsed.imports if ref.level == 1 and not ref.module for name in ref.names}
+    tops |= {ref.module.partition(".")[0] for ref in parsed.imports if ref.level == 1}
+    folder = path.parent
+    return FlowFiles(
+        dockerfile=shared,
+        env_files=tuple(relative(folder / n, root) for n in listing.files
+                        if n == ".env" or n.startswith(".env.")),
+        dockerignore=_root_file(root, ".dockerignore") if shared else None,
+        modules=tuple(relative(folder / stems[top], root) for top in sorted(tops)
+                      if top in stems and folder / stems[top] != path),
+        context="." if shared else None,
+    )
+
+
+def _root_file(root: Path, name: str) -> str | None:
+    return name if (root / name).is_file() else None
 
 
 # --- one flow file ---------------------------------------------------------------------
@@ -307,19 +479,53 @@ class _ParsedFile:
     candidates: tuple[_Candidate, ...] = ()
     imports: tuple[ImportRef, ...] = ()
     findings: tuple[Finding, ...] = ()
+    entry: tuple[str, str] | None = None  # (function, rule) when several flows single one out
+    binds_flow: bool = False  # imports Prefect's flow decorator
+    guessed: tuple[str, ...] = ()  # unparsable file: the def names and name= strings in it
+
+    @property
+    def is_flow_file(self) -> bool:
+        """In the files layout: a file that defines a flow, tries to, or cannot be read."""
+        return bool(self.candidates or self.binds_flow or self.findings)
 
 
-def _read_flow_file(root: Path, path: Path) -> _ParsedFile:
+_MAYBE_FLOW = re.compile(rb"flow")
+_GUESS_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", re.M)
+_GUESS_NAME = re.compile(r"\bname\s*=\s*[\"']([^\"'\n]{1,200})[\"']")
+
+
+def _read_flow_file(root: Path, path: Path, quick: bool = False) -> _ParsedFile:
+    """Parse one file for its flows. ``quick``: a file whose text never says "flow" cannot
+    define one, so it is not parsed at all (a helper module of the files layout)."""
     rel = relative(path, root)
+    if quick and _cannot_hold_flow(path):
+        return _ParsedFile(rel)
     source, tree, problem = parse_source(path, root)
     if tree is None:
-        return _ParsedFile(rel, findings=(problem,) if problem else ())
+        guessed = tuple(dict.fromkeys([*_GUESS_DEF.findall(source),
+                                       *_GUESS_NAME.findall(source)]))
+        return _ParsedFile(rel, findings=(problem,) if problem else (), guessed=guessed)
     aliases = _FlowAliases.of(tree)
     candidates, findings = _find_flows(tree, aliases, rel)
+    binds = bool(aliases.names or aliases.foreign)
     if not candidates and not any(f.severity == "error" for f in findings):
+        if quick and not binds and not findings:
+            return _ParsedFile(rel)
         findings.append(_no_flow_finding(rel, aliases))
+    entry = None
+    if len(candidates) > 1:
+        entry = entry_flow(tree, [FlowNode(c.function, c.node, c.call) for c in candidates])
     return _ParsedFile(rel, source, tuple(candidates), tuple(collect_imports(tree)),
-                       tuple(findings))
+                       tuple(findings), entry, binds)
+
+
+def _cannot_hold_flow(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(MAX_SOURCE_BYTES + 1)
+    except OSError:
+        return False  # reported when it is read for real
+    return _MAYBE_FLOW.search(head) is None
 
 
 def _no_flow_finding(rel: str, aliases: _FlowAliases) -> Finding:
@@ -496,51 +702,92 @@ def _dedupe(candidates: list[_Candidate], rel: str, findings: list[Finding]) -> 
     return list(seen.values())
 
 
-# --- assembling a spec from the candidates -------------------------------------------
-
-
-def _assemble(base: FlowSpec, parsed: list[_ParsedFile], selected: str | None) -> FlowSpec:
-    findings = [finding for item in parsed for finding in item.findings]
-    metas = [_metadata(item.path, candidate, _Segments(item.source))
-             for item in parsed for candidate in item.candidates]
-    candidates = tuple((meta["function"], meta["name"]) for meta, _ in metas)
-    chosen, problem = _select(base.folder, metas, selected, parsed[0].path)
-    if chosen is None:
-        imports = tuple(ref for item in parsed for ref in item.imports)
-        return dataclasses.replace(
-            base, path=parsed[0].path, candidates=candidates, imports=imports,
-        ).with_findings(findings + ([problem] if problem else []))
-    meta, meta_findings = chosen
-    imports = next(item.imports for item in parsed if item.path == meta["path"])
-    spec = dataclasses.replace(base, **meta, candidates=candidates, imports=imports)
-    return spec.with_findings(findings + meta_findings)
-
+# --- assembling specs from the candidates -------------------------------------------
 
 Meta = tuple[dict[str, Any], list[Finding]]
 
 
-def _select(
-    folder: str, metas: list[Meta], selected: str | None, rel: str
-) -> tuple[Meta | None, Finding | None]:
-    """The flow to deploy: the only one, or the one the configuration names."""
+@dataclass(frozen=True)
+class _Rules:
+    """How a key's flows are chosen: its configuration section, or its entrypoints."""
+
+    key: str
+    entrypoint: str | None = None  # the setting when the functions come from entrypoints
+
+    @property
+    def setting(self) -> str:
+        return self.entrypoint or f"flows.{self.key}.flow"
+
+    @property
+    def rule(self) -> str:
+        return "entrypoint" if self.entrypoint else "configured"
+
+
+def _assemble(base: FlowSpec, parsed: list[_ParsedFile], selection: tuple[str, ...],
+              rules: _Rules) -> list[FlowSpec]:
+    """One spec per flow the key deploys; a flow that cannot be chosen keeps the errors."""
+    findings = [finding for item in parsed for finding in item.findings]
+    metas = [_metadata(item.path, candidate, _Segments(item.source))
+             for item in parsed for candidate in item.candidates]
+    candidates = tuple((meta["function"], meta["name"]) for meta, _ in metas)
+    several = len(selection) > 1
+    base = dataclasses.replace(base, path=parsed[0].path, candidates=candidates, several=several,
+                               guessed=selection or parsed[0].guessed or base.guessed)
+    imports = tuple(ref for item in parsed for ref in item.imports)
+    specs = []
+    for chosen, problem, rule, wanted in _choose(metas, parsed, selection, rules):
+        if chosen is None:
+            specs.append(dataclasses.replace(
+                base, imports=imports, guessed=(wanted,) if wanted else base.guessed,
+            ).with_findings(findings + ([problem] if problem else [])))
+            continue
+        meta, meta_findings = chosen
+        own = next(item.imports for item in parsed if item.path == meta["path"])
+        spec = dataclasses.replace(base, **meta, imports=own, selected_by=rule)
+        specs.append(spec.with_findings(findings + meta_findings))
+    return specs
+
+
+Choice = tuple[Meta | None, Finding | None, str | None, str | None]  # meta, problem, rule, wanted
+
+
+def _choose(metas: list[Meta], parsed: list[_ParsedFile], selection: tuple[str, ...],
+            rules: _Rules) -> list[Choice]:
+    """The flows to deploy: the configured ones, else the only one, else the entry flow."""
     if not metas:
-        return None, None
+        return [(None, None, None, wanted) for wanted in selection] or [(None, None, None, None)]
     listed = ", ".join(f"{m['function']} (name {m['name']!r})" for m, _ in metas)
-    if selected:
-        matches = [m for m in metas if selected in (m[0]["function"], m[0]["name"])]
-        if len(matches) == 1:
-            return matches[0], None
-        return None, Finding.error(
-            rel, None, f"flows.{folder}.flow is {selected!r}, which matches "
-            f"{'several' if matches else 'none'} of the flows here: {listed}",
-            f"set flows.{folder}.flow in {CONFIG_HINT} to one function name",
-        )
+    if selection:
+        return [_configured(metas, wanted, listed, parsed[0].path, rules)
+                for wanted in selection]
     if len(metas) == 1:
-        return metas[0], None
+        return [(metas[0], None, "only", None)]
+    with_flows = [item for item in parsed if item.candidates]
+    entry = with_flows[0].entry if len(with_flows) == 1 else None
+    if entry is not None:
+        return [(next(m for m in metas if m[0]["function"] == entry[0]), None, entry[1], None)]
+    return [(None, Finding.error(
+        parsed[0].path, None, f"{len(metas)} flows found and none is selected for deployment: "
+        f"{listed}", f"set flows.{rules.key}.flow in {CONFIG_HINT} to the function or flow name "
+        "to deploy (a list deploys several), or run the entry flow from the file's "
+        "if __name__ == '__main__': block",
+    ), None, None)]
+
+
+def _configured(metas: list[Meta], wanted: str, listed: str, rel: str, rules: _Rules) -> Choice:
+    matches = [m for m in metas if wanted in (m[0]["function"], m[0]["name"])]
+    if len(matches) == 1:
+        return matches[0], None, rules.rule, wanted
+    how = "several" if matches else "none"
+    if rules.entrypoint:
+        return None, Finding.error(
+            rel, None, f"entrypoint {rel}:{wanted} (from {rules.entrypoint}) matches {how} of "
+            f"the flows here: {listed}", f"name one of the flow functions in {rules.entrypoint}",
+        ), None, wanted
     return None, Finding.error(
-        rel, None, f"{len(metas)} flows found and none is selected for deployment: {listed}",
-        f"set flows.{folder}.flow in {CONFIG_HINT} to the function or flow name to deploy",
-    )
+        rel, None, f"{rules.setting} is {wanted!r}, which matches {how} of the flows here: "
+        f"{listed}", f"set {rules.setting} in {CONFIG_HINT} to one function name",
+    ), None, wanted
 
 
 def _metadata(rel: str, candidate: _Candidate, segments: _Segments) -> Meta:
@@ -658,17 +905,25 @@ class _Segments:
 
 
 def flag_duplicate_names(specs: list[FlowSpec]) -> list[FlowSpec]:
-    """Flag every flow whose name another folder also uses: Prefect would merge them."""
+    """Flag every flow whose name another flow also uses: Prefect would merge them.
+
+    The same entrypoint deployed under two keys (two deployments of one flow) is fine.
+    """
     by_name: dict[str, list[FlowSpec]] = {}
     for spec in specs:
         if spec.name:
             by_name.setdefault(spec.name, []).append(spec)
-    return [_duplicate(spec, by_name[spec.name]) if spec.name and len(by_name[spec.name]) > 1
+    return [_duplicate(spec, by_name[spec.name]) if spec.name and _clashes(spec, by_name[spec.name])
             else spec for spec in specs]
 
 
+def _clashes(spec: FlowSpec, same: list[FlowSpec]) -> bool:
+    return any(other.entrypoint != spec.entrypoint for other in same)
+
+
 def _duplicate(spec: FlowSpec, same: list[FlowSpec]) -> FlowSpec:
-    others = ", ".join(other.path for other in same if other is not spec)
+    others = ", ".join(dict.fromkeys(other.path for other in same
+                                     if other.entrypoint != spec.entrypoint))
     return spec.with_findings([Finding.error(
         spec.path, spec.line, f"flow name {spec.name!r} is also used by {others}",
         "give each flow a unique name= in its @flow decorator",

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from deploytasks.flows import imports
+from deploytasks.flows.dependencies import Declared, read_declared
 from deploytasks.flows.discovery import (
     CONFIG_HINT,
     Finding,
@@ -50,36 +51,65 @@ class ValidationOptions:
     explicit_kinds: frozenset[str] = frozenset()
 
 
+@dataclass
+class Repository:
+    """What every flow of one validation run shares: the repository's modules, its declared
+    dependencies, and the files already read (a helper module imported by a thousand flows
+    of the files layout is parsed once)."""
+
+    root: Path
+    names: frozenset[str] = frozenset()
+    declared: Declared = field(default_factory=Declared)
+    parsed: dict[str, tuple[list[ImportRef], list[Finding]]] = field(default_factory=dict)
+    listings: dict[str, Listing] = field(default_factory=dict)
+    dockerfiles: dict[str, list[Finding]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, root: Path) -> Repository:
+        """The repository's top-level modules (also under ``src/``) and declared dependencies."""
+        names = _module_names(list_folder(root))
+        if (root / "src").is_dir():
+            names |= _module_names(list_folder(root / "src"))
+        return cls(root, names, read_declared(root))
+
+    def listing(self, folder: Path) -> Listing:
+        """One folder's listing, read once per run."""
+        key = os.fspath(folder)
+        if key not in self.listings:
+            self.listings[key] = list_folder(folder)
+        return self.listings[key]
+
+
 def validate(
     root: Path, specs: Sequence[FlowSpec], options: ValidationOptions | None = None
 ) -> list[FlowSpec]:
     """Every spec with its validation findings added."""
     options = options or ValidationOptions()
-    repo_names = _module_names(list_folder(root))
-    check = partial(flow_findings, root, options=options, repo_names=repo_names)
+    check = partial(flow_findings, root, options=options, repo=Repository.read(root))
     specs = list(specs)
     return [spec.with_findings(found) for spec, found in zip(specs, parallel_map(check, specs),
                                                                strict=True)]
 
 
 def validate_flow(
-    root: Path, spec: FlowSpec, options: ValidationOptions, repo_names: frozenset[str] = frozenset()
+    root: Path, spec: FlowSpec, options: ValidationOptions, repo: Repository | None = None
 ) -> FlowSpec:
     """One flow with its validation findings added."""
-    return spec.with_findings(flow_findings(root, spec, options, repo_names))
+    return spec.with_findings(flow_findings(root, spec, options, repo))
 
 
 def flow_findings(
-    root: Path, spec: FlowSpec, options: ValidationOptions, repo_names: frozenset[str] = frozenset()
+    root: Path, spec: FlowSpec, options: ValidationOptions, repo: Repository | None = None
 ) -> list[Finding]:
     """One flow's dependency, Docker and env-file findings. A bug in a check stays here."""
-    if spec.path == spec.directory:
+    if spec.path == spec.directory or not spec.path.endswith(".py"):
         return []  # no flow file (or an unsafe folder): discovery has said all there is
+    repo = repo or Repository.read(root)
     findings: list[Finding] = []
     kinds = _kinds(spec, options)
     for check in (
-        lambda: check_dependencies(root, spec, "docker" in kinds, repo_names),
-        lambda: check_docker(root, spec, kinds, spec.folder in options.explicit_kinds),
+        lambda: check_dependencies(root, spec, "docker" in kinds, repo),
+        lambda: check_docker(root, spec, kinds, spec.folder in options.explicit_kinds, repo),
         lambda: check_env_files(root, spec, options.required_env.get(spec.folder, ())),
     ):
         try:
@@ -103,37 +133,86 @@ def _kinds(spec: FlowSpec, options: ValidationOptions) -> tuple[str, ...]:
 
 
 def check_dependencies(
-    root: Path, spec: FlowSpec, docker: bool, repo_names: frozenset[str] = frozenset()
+    root: Path, spec: FlowSpec, docker: bool, repo: Repository | frozenset[str] | None = None
 ) -> list[Finding]:
-    """Every import of the flow's own files resolves; under Docker, also inside the image."""
+    """Every import of the flow's own files resolves: to those files, then to a declared
+    dependency (the flow's requirements, then the repository's), then to what is installed.
+    Under Docker, an import only installed here is a warning: the image may lack it."""
+    if not isinstance(repo, Repository):
+        repo = Repository(root, repo or frozenset())
     folder = root / spec.directory
     names, findings = _requirements(root, spec.files.requirements)
+    findings += [Finding.warning(p.file, p.line, p.message, p.hint)
+                 for p in repo.declared.problems]
     context = imports.ImportContext(
-        local_names=_module_names(list_folder(folder)),
-        repo_names=repo_names, requirements=frozenset(names),
+        local_names=_local_names(root, spec, repo), repo_names=repo.names,
+        requirements=frozenset(names), declared=frozenset(repo.declared.names),
     )
-    image_check = docker and spec.files.dockerfile is not None and spec.files.requirements
-    modules, walk_findings = module_files(root, folder)
+    declares = bool(spec.files.requirements or repo.declared.files)
+    image_check = docker and spec.files.dockerfile is not None and declares
+    modules, walk_findings = _own_modules(root, spec, repo)
     findings += walk_findings
-    if spec.function and root / spec.path not in modules:
-        modules.insert(0, root / spec.path)
     for path in modules:
         rel = relative(path, root)
-        refs = list(spec.imports) if rel == spec.path else _parse_imports(root, path, findings)
-        findings += _import_findings(rel, path, folder, refs, context, spec, bool(image_check))
+        refs = list(spec.imports) if rel == spec.path else _parse_imports(root, path, findings,
+                                                                          repo)
+        findings += _import_findings(rel, path, folder, refs, context, spec, repo,
+                                     bool(image_check))
     return findings
 
 
-def _parse_imports(root: Path, path: Path, findings: list[Finding]) -> list[ImportRef]:
+def _local_names(root: Path, spec: FlowSpec, repo: Repository) -> frozenset[str]:
+    """Modules the flow imports as its own: its folder's (or its file's folder's), and the
+    packages its file sits in (``src/pkg/sub/flow.py`` may import ``pkg``)."""
+    folder = root / spec.directory
+    names = set(_module_names(repo.listing(folder)))
+    if spec.layout != "folders":
+        current = folder
+        while (current / "__init__.py").is_file() and current != root:
+            names.add(current.name)
+            current = current.parent
+    return frozenset(names)
+
+
+def _own_modules(root: Path, spec: FlowSpec, repo: Repository) -> tuple[list[Path], list[Finding]]:
+    """The flow's own Python files: its whole folder (folders layout), else its file and
+    the sibling modules it imports."""
+    if spec.layout == "folders":
+        modules, findings = module_files(root, root / spec.directory)
+        if spec.function and root / spec.path not in modules:
+            modules.insert(0, root / spec.path)
+        return modules, findings
+    paths, findings = [root / spec.path], []
+    for rel in spec.files.modules:
+        path = root / rel
+        if path.is_dir():
+            found, more = module_files(root, path)
+            paths += found
+            findings += more
+        else:
+            paths.append(path)
+    return paths, findings
+
+
+def _parse_imports(root: Path, path: Path, findings: list[Finding],
+                   repo: Repository | None = None) -> list[ImportRef]:
+    key = os.fspath(path)
+    if repo is not None and key in repo.parsed:
+        refs, found = repo.parsed[key]
+        findings += found
+        return refs
     tree, problem = parse_python(path, root)
-    if problem:
-        findings.append(problem)
-    return imports.collect_imports(tree) if tree else []
+    found = [problem] if problem else []
+    refs = imports.collect_imports(tree) if tree else []
+    if repo is not None:
+        repo.parsed[key] = (refs, found)
+    findings += found
+    return refs
 
 
 def _import_findings(
     rel: str, path: Path, folder: Path, refs: list[ImportRef], context: imports.ImportContext,
-    spec: FlowSpec, image_check: bool,
+    spec: FlowSpec, repo: Repository, image_check: bool,
 ) -> list[Finding]:
     findings: list[Finding] = []
     seen: set[str] = set()
@@ -144,32 +223,58 @@ def _import_findings(
         if ref.top in seen:
             continue
         seen.add(ref.top)
-        where = imports.resolve(ref.top, context)
+        where = imports.resolve(ref.module, context)
         if where == "missing":
-            findings.append(_missing_import(rel, ref, spec))
+            findings.append(_missing_import(rel, ref, spec, repo.declared))
         elif where == "installed" and image_check and imports.missing_from_image(ref.top, context):
+            files = _declaring_files(spec, repo.declared)
             findings.append(Finding.warning(
-                rel, ref.line, f"{ref.top} is installed here but not listed in "
-                f"{spec.files.requirements}, so the Docker image may lack it",
-                f"add {_distributions(ref.top)} to {spec.files.requirements}",
+                rel, ref.line, f"{ref.top} is installed here but not declared in "
+                f"{files}, so the Docker image may lack it",
+                f"add {_distributions(ref.top)} to {_target(spec, repo.declared)}",
             ))
     return findings
+
+
+def _declaring_files(spec: FlowSpec, declared: Declared) -> str:
+    files = [spec.files.requirements] if spec.files.requirements else []
+    return ", ".join(files + list(declared.files)) or "any requirements file"
+
+
+def _target(spec: FlowSpec, declared: Declared) -> str:
+    """The file a new dependency of this flow belongs in."""
+    if spec.files.requirements:
+        return spec.files.requirements
+    if declared.target:
+        return declared.target
+    if spec.layout == "folders":
+        return f"{spec.directory}/requirements.txt"
+    return "requirements.txt"
 
 
 def _distributions(top: str) -> str:
     return " or ".join(sorted(imports.installed_distributions(top))) or top
 
 
-def _missing_import(rel: str, ref: ImportRef, spec: FlowSpec) -> Finding:
-    requirements = spec.files.requirements or f"{spec.directory}/requirements.txt"
-    message = (f"imports {ref.top}, which is not in the standard library, the flow folder, "
-               f"{requirements} or the installed packages")
+def _missing_import(rel: str, ref: ImportRef, spec: FlowSpec,
+                    declared: Declared | None = None) -> Finding:
+    declared = declared or Declared()
+    target = _target(spec, declared)
+    checked = ", ".join([*([spec.files.requirements] if spec.files.requirements else []),
+                         *declared.files]) or (
+        f"{spec.directory}/requirements.txt" if spec.layout == "folders" else "requirements.txt")
+    own = "the flow folder" if spec.layout == "folders" else "the flow's files"
+    message = (f"imports {ref.top}, which is not in the standard library, {own}, "
+               f"{checked} or the installed packages")
     if ref.optional:
         return Finding.warning(rel, ref.line, f"optional import: {message}",
-                               f"add it to {requirements} if the flow should use it")
-    verb = "add" if spec.files.requirements else "create"
+                               f"add it to {target} if the flow should use it")
+    exists = bool(spec.files.requirements or declared.target)
+    verb = "add the distribution that provides" if exists else "create"
+    if exists:
+        return Finding.error(rel, ref.line, message, f"{verb} {ref.top} to {target}")
     return Finding.error(rel, ref.line, message,
-                         f"{verb} {requirements} listing the distribution that provides {ref.top}")
+                         f"create {target} listing the distribution that provides {ref.top}")
 
 
 def _relative_import(rel: str, path: Path, folder: Path, ref: ImportRef) -> list[Finding]:
@@ -313,30 +418,50 @@ class Stage:
 
 
 def check_docker(
-    root: Path, spec: FlowSpec, kinds: Sequence[str], explicit: bool = False
+    root: Path, spec: FlowSpec, kinds: Sequence[str], explicit: bool = False,
+    repo: Repository | None = None,
 ) -> list[Finding]:
     """A container flow needs a well-formed Dockerfile with a pinned base, non-root user, code.
 
-    Without a Dockerfile, docker deployment is an error when configured for this flow, and
-    a warning when it only comes from the defaults.
+    Without a Dockerfile (its own or the repository's shared one), docker deployment is
+    an error when configured for this flow, and a warning when it only comes from the
+    defaults. A shared Dockerfile builds with the whole repository as its context, so
+    the repository should have a ``.dockerignore``.
     """
     if "docker" not in kinds:
         return []
     if not spec.files.dockerfile:
         return [_no_dockerfile(spec, explicit)]
-    text, problem = read_text(root / spec.files.dockerfile, root)
-    if text is None:
-        return [problem] if problem else []
-    return check_dockerfile(text, spec.files.dockerfile)
+    rel = spec.files.dockerfile
+    cache = repo.dockerfiles if repo is not None else {}
+    if rel not in cache:
+        text, problem = read_text(root / rel, root)
+        cache[rel] = check_dockerfile(text, rel) if text is not None else \
+            ([problem] if problem else [])
+    findings = list(cache[rel])
+    if spec.files.shared_dockerfile and not spec.files.dockerignore:
+        findings.append(Finding.warning(
+            rel, None, f"{rel} builds with the whole repository as its context, and the "
+            "repository has no .dockerignore: .git, virtualenvs and secrets would be sent "
+            "to the builder", "add a .dockerignore at the repository root (e.g. .git, .venv, "
+            ".env, **/__pycache__)",
+        ))
+    return findings
 
 
 def _no_dockerfile(spec: FlowSpec, explicit: bool) -> Finding:
     how = "configured" if explicit else "deployed by default"
+    if spec.layout == "folders":
+        where, missing = spec.directory, "the folder has no Dockerfile"
+        first = f"add {spec.directory}/Dockerfile, or "
+    else:
+        where, missing = spec.path, "the repository has no shared Dockerfile"
+        first = ""
     return Finding(
-        "error" if explicit else "warning", spec.directory, None,
-        f"{how} as a docker deployment, but the folder has no Dockerfile",
-        f"add {spec.directory}/Dockerfile, or set flows.{spec.folder}.kinds: [python] "
-        f"in {CONFIG_HINT}",
+        "error" if explicit else "warning", where, None,
+        f"{how} as a docker deployment, but {missing}",
+        f"{first}add a shared Dockerfile at the repository root (or set docker.dockerfile), "
+        f"or set flows.{spec.folder}.kinds: [python] in {CONFIG_HINT}",
     )
 
 
