@@ -308,5 +308,11 @@ class Settings(Strict):
     flows: dict[str, FlowSettings] = Field(default_factory=dict)
     environments: dict[str, EnvironmentInfo] = Field(default_factory=_default_environments)
 
+    @field_validator("work_pools")
+    @classmethod
+    def _every_kind(cls, value: dict[Kind, WorkPool]) -> dict[Kind, WorkPool]:
+        """A configuration that names one kind's pool keeps the other kind's default."""
+        return {**_default_pools(), **value}
+
 
 SECRET_PATHS = {("prefect", "api_key"), ("docker", "password")}
