@@ -69,7 +69,8 @@ def _callers(flows: Sequence[FlowNode], names: set[str],
     """For each flow, the flows of the file that call it (by body, decorator or hook)."""
     called_by: dict[str, set[str]] = {name: set() for name in names}
     for flow in flows:
-        parts: list[ast.AST] = [*flow.node.body, *flow.node.decorator_list]
+        decorators = [d for d in flow.node.decorator_list if not _hook_parent(d, names)]
+        parts: list[ast.AST] = [*flow.node.body, *decorators]
         if flow.call is not None:
             parts.append(flow.call)
         for callee in _reached(parts, names, plain):
@@ -81,13 +82,15 @@ def _callers(flows: Sequence[FlowNode], names: set[str],
 
 def _hooked_on(node: ast.AST, names: set[str]) -> set[str]:
     """``@parent.on_failure`` above a flow: the flow is a hook that ``parent`` runs."""
-    parents = set()
-    for decorator in getattr(node, "decorator_list", ()):
-        path = dotted(decorator.func if isinstance(decorator, ast.Call) else decorator) or ""
-        head, _, attribute = path.rpartition(".")
-        if attribute in HOOK_ATTRIBUTES and head in names:
-            parents.add(head)
-    return parents
+    found = (_hook_parent(decorator, names) for decorator in getattr(node, "decorator_list", ()))
+    return {parent for parent in found if parent}
+
+
+def _hook_parent(decorator: ast.expr, names: set[str]) -> str | None:
+    """``parent`` when ``decorator`` is ``@parent.on_completion`` (or another hook)."""
+    path = dotted(decorator.func if isinstance(decorator, ast.Call) else decorator) or ""
+    head, _, attribute = path.rpartition(".")
+    return head if attribute in HOOK_ATTRIBUTES and head in names else None
 
 
 def _reached(parts: Iterable[ast.AST], names: set[str], plain: Mapping[str, ast.AST]) -> set[str]:
