@@ -125,7 +125,7 @@ def _parse_toml(text: str) -> dict[str, Any]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10: the toml package Prefect requires
-        import toml  # type: ignore[import-untyped]
+        import toml  # type: ignore[import-untyped,unused-ignore]
 
         return dict(toml.loads(text))
     return tomllib.loads(text)

@@ -313,17 +313,19 @@ def resolve(module: str, context: ImportContext) -> str:
     return "missing"
 
 
-def distributions_for(module: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def distributions_for(module: str) -> frozenset[str]:
     """Canonical names of the distributions that may provide ``module`` (dotted)."""
     top = module.partition(".")[0]
     installed = installed_distributions(top)
     parts = module.split(".")
     guesses = {canonical(top), canonical(f"python-{top}"), canonical(f"py{top}"),
                *(canonical("-".join(parts[:end])) for end in range(2, len(parts) + 1))}
-    return installed | guesses if installed else guesses | set(UNINSTALLED_ALIASES.get(top, ()))
+    found = installed | guesses if installed else guesses | set(UNINSTALLED_ALIASES.get(top, ()))
+    return frozenset(found)
 
 
-def _guessed_distributions(top: str) -> set[str]:
+def _guessed_distributions(top: str) -> frozenset[str]:
     return distributions_for(top)
 
 

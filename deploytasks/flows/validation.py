@@ -220,10 +220,12 @@ def _import_findings(
         if ref.level:
             findings += _relative_import(rel, path, folder, ref)
             continue
-        if ref.top in seen:
+        modules = [f"{ref.module}.{name}" for name in ref.names if name != "*"] + [ref.module]
+        if ref.module in seen and not ref.names:
             continue
-        seen.add(ref.top)
-        where = imports.resolve(ref.module, context)
+        seen.add(ref.module)
+        where = next((found for module in modules
+                      if (found := imports.resolve(module, context)) != "missing"), "missing")
         if where == "missing":
             findings.append(_missing_import(rel, ref, spec, repo.declared))
         elif where == "installed" and image_check and imports.missing_from_image(ref.top, context):

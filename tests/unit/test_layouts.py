@@ -179,7 +179,7 @@ def test_a_key_from_two_sources_is_an_error_naming_both(tmp_path: Path) -> None:
 def test_a_missing_extra_folder_is_a_configuration_error(tmp_path: Path) -> None:
     write(tmp_path, {"flows/a/workflow.py": FLOW.format(name="a")})
     config = load(tmp_path, {"discovery": {"also": [{"flows_dir": "nope", "layout": "files"}]}})
-    with pytest.raises(ConfigError, match="set discovery.also\\[0\\].flows_dir"):
+    with pytest.raises(ConfigError, match=r"set discovery\.also\[0\]\.flows_dir"):
         flows(config)
 
 
@@ -239,7 +239,7 @@ def test_one_bad_name_in_a_list_does_not_stop_the_other(tmp_path: Path) -> None:
 @pytest.mark.parametrize("value", [[], ["a", "a"], ["a", " "]])
 def test_a_bad_flow_list_is_a_configuration_error(tmp_path: Path, value: list[str]) -> None:
     write(tmp_path, {"flows/etl/workflow.py": TWO})
-    with pytest.raises(ConfigError, match="deployment-config.yaml:.*flows.etl.flow"):
+    with pytest.raises(ConfigError, match=r"deployment-config\.yaml:.*flows\.etl\.flow"):
         load(tmp_path, {"flows": {"etl": {"flow": value}}})
 
 
