@@ -105,13 +105,18 @@ def plan_import(config: ResolvedConfig, source: Path) -> ImportPlan:
 def _assign_keys(config: ResolvedConfig, project: Project) -> list[str]:
     """Give each deployment a flow key; reuse the key of a flow already discovered there."""
     discovered = _discovered(config)
-    by_entrypoint = {spec.entrypoint: spec.folder for spec in discovered if spec.entrypoint}
+    by_entrypoint: dict[str, list[str]] = {}
+    for spec in discovered:
+        if spec.entrypoint:
+            by_entrypoint.setdefault(spec.entrypoint, []).append(spec.folder)
     taken = {spec.folder for spec in discovered} | set(config.settings.flows)
     claimed: set[str] = set()
     notes = []
     for deployment in project.deployments:
-        existing = by_entrypoint.get(deployment.entrypoint)
-        if existing and existing not in claimed:
+        keys = [k for k in by_entrypoint.get(deployment.entrypoint, []) if k not in claimed]
+        existing = slug(deployment.name) if slug(deployment.name) in keys else \
+            (keys[0] if keys else None)
+        if existing:
             deployment.key, deployment.explicit = existing, False
             deployment.settings.pop("kinds", None)  # a flow the repository has keeps its kinds
             notes.append(f"deployment {deployment.name!r} is flow {existing!r}, which the "
