@@ -134,7 +134,15 @@ def _modes(out: Output, *, verbose: bool, json: bool) -> None:
 def _render(
     out: Output, specs: list[FlowSpec], config: ResolvedConfig, *, command: str, strict: bool
 ) -> None:
-    from deploytasks.console.flows import show_flows
+    from deploytasks.console.flows import plural, show_flows
 
-    show_flows(out, specs, command=command, flows_dir=config.settings.discovery.flows_dir,
-               strict=strict)
+    discovery = config.settings.discovery
+    folders = [f"{source.flows_dir}/" for source in discovery.sources()
+               if (config.root / source.flows_dir).is_dir()]
+    where = f"{' and '.join(folders)} {'directory' if len(folders) == 1 else 'directories'}" \
+        if folders else ""
+    if discovery.entrypoints:
+        entries = plural(len(discovery.entrypoints), "entrypoint")
+        where = f"{where} and {entries}" if where else entries
+    show_flows(out, specs, command=command, flows_dir=discovery.flows_dir, strict=strict,
+               where=where or None)

@@ -377,7 +377,12 @@ def _read_folder(root: Path, unit: Unit, options: DiscoveryOptions) -> list[Flow
     sources = [name for name in listing.files if fnmatchcase(name, unit.pattern)]
     if not sources:
         return [base.with_findings([_no_flow_file(rel, unit.pattern)])]
-    parsed = [_read_flow_file(root, folder / name) for name in sources]
+    if len(sources) == 1:
+        parsed = [_read_flow_file(root, folder / sources[0])]
+    else:  # a pattern such as *.py: files that define no flow are the folder's helpers
+        parsed = [p for p in (_read_flow_file(root, folder / name, quick=True)
+                              for name in sources) if p.is_flow_file] or \
+            [_read_flow_file(root, folder / sources[0])]
     return _assemble(base, parsed, options.selection(unit.key), _Rules(unit.key))
 
 

@@ -17,6 +17,7 @@ Only names are listed here; nothing is read or parsed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -101,21 +102,29 @@ def folder_units(base: Path, source: SourceOptions) -> list[Unit]:
 
 
 def entrypoint_units(root: Path, entries: Sequence[EntrypointOption]) -> list[Unit]:
-    """One unit per named entry; entries of one file without a name share its stem."""
-    units: list[Unit] = []
+    """One unit per named entry; entries of one file without a name share its stem.
+    Units come in the order the configuration lists them."""
+    order: list[str | EntrypointOption] = []
     grouped: dict[str, list[EntrypointOption]] = {}
     for entry in entries:
         if entry.name:
-            units.append(_entry_unit(root, entry.name, [entry], entry.setting))
+            order.append(entry)
+        elif entry.path not in grouped:
+            grouped[entry.path] = [entry]
+            order.append(entry.path)
         else:
-            grouped.setdefault(entry.path, []).append(entry)
-    for path, group in grouped.items():
-        stem = Path(path).stem
-        unit = _entry_unit(root, stem, group, group[0].setting)
-        problem = key_problem(stem, path, "discovery.entrypoints")
-        units.append(unit if problem is None or unit.problem else
-                     Unit(unit.key, unit.layout, unit.path, functions=unit.functions,
-                          setting=unit.setting, problem=problem, origins=unit.origins))
+            grouped[entry.path].append(entry)
+    units = []
+    for item in order:
+        if isinstance(item, EntrypointOption):
+            units.append(_entry_unit(root, str(item.name), [item], item.setting))
+            continue
+        group = grouped[item]
+        unit = _entry_unit(root, Path(item).stem, group, group[0].setting)
+        problem = key_problem(unit.key, item, "discovery.entrypoints")
+        if problem and not unit.problem:
+            unit = dataclasses.replace(unit, problem=problem)
+        units.append(unit)
     return units
 
 

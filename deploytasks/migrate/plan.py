@@ -110,10 +110,11 @@ def _assign_keys(config: ResolvedConfig, project: Project) -> list[str]:
         if spec.entrypoint:
             by_entrypoint.setdefault(spec.entrypoint, []).append(spec.folder)
     taken = {spec.folder for spec in discovered} | set(config.settings.flows)
-    claimed: set[str] = set()
+    claimed: set[tuple[str, str]] = set()  # (key, entrypoint): several flows may share a key
     notes = []
     for deployment in project.deployments:
-        keys = [k for k in by_entrypoint.get(deployment.entrypoint, []) if k not in claimed]
+        keys = [k for k in by_entrypoint.get(deployment.entrypoint, [])
+                if (k, deployment.entrypoint) not in claimed]
         existing = slug(deployment.name) if slug(deployment.name) in keys else \
             (keys[0] if keys else None)
         if existing:
@@ -121,17 +122,17 @@ def _assign_keys(config: ResolvedConfig, project: Project) -> list[str]:
             deployment.settings.pop("kinds", None)  # a flow the repository has keeps its kinds
             notes.append(f"deployment {deployment.name!r} is flow {existing!r}, which the "
                          "repository already has (its kinds stay as configured)")
-            claimed.add(existing)
+            claimed.add((existing, deployment.entrypoint))
             continue
         wanted = slug(deployment.name)
         key, number = wanted, 1
-        while key in taken or key in claimed:
+        while key in taken or key in {k for k, _ in claimed}:
             number += 1
             key = f"{wanted}-{number}"
         if key != deployment.name:
             notes.append(f"deployment {deployment.name!r} becomes flow key {key!r}")
         deployment.key = key
-        claimed.add(key)
+        claimed.add((key, deployment.entrypoint))
     return notes
 
 
