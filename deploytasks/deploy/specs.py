@@ -173,7 +173,8 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         entrypoint=flow.entrypoint,
         work_pool=pool.name,
         work_queue=settings.work_queue or pool.work_queue or DEFAULT_QUEUE,
-        description=settings.description or flow.description,
+        # "" rather than None: Prefect's client sends None as the text "None"
+        description=settings.description or flow.description or "",
         version=inputs.version,
         tags=_tags(config, flow, kind, settings),
         parameters=parameters,
