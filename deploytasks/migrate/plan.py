@@ -106,8 +106,11 @@ def _assign_keys(config: ResolvedConfig, project: Project) -> list[str]:
     """Give each deployment a flow key; reuse the key of a flow already discovered there."""
     discovered = _discovered(config)
     by_entrypoint: dict[str, list[str]] = {}
+    shared: dict[str, str] = {}  # entrypoint → a key that deploys it among other flows
     for spec in discovered:
-        if spec.entrypoint:
+        if spec.entrypoint and spec.several:
+            shared[spec.entrypoint] = spec.folder  # its settings are its siblings' too
+        elif spec.entrypoint:
             by_entrypoint.setdefault(spec.entrypoint, []).append(spec.folder)
     taken = {spec.folder for spec in discovered} | set(config.settings.flows)
     claimed: set[tuple[str, str]] = set()  # (key, entrypoint): several flows may share a key
@@ -133,6 +136,11 @@ def _assign_keys(config: ResolvedConfig, project: Project) -> list[str]:
             notes.append(f"deployment {deployment.name!r} becomes flow key {key!r}")
         deployment.key = key
         claimed.add((key, deployment.entrypoint))
+        other = shared.get(deployment.entrypoint)
+        if other:
+            notes.append(f"{deployment.entrypoint} is also deployed by flow {other!r} "
+                         f"(flows.{other}.flow lists several flows, which share one settings "
+                         f"section); remove it there if {key!r} replaces it")
     return notes
 
 
