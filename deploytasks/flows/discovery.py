@@ -249,6 +249,7 @@ class DiscoveryOptions:
 def discover(root: Path, options: DiscoveryOptions | None = None) -> list[FlowSpec]:
     """Every flow of the repository, read and checked for flow-level errors."""
     options = options or DiscoveryOptions()
+    _FOLDERS.clear()  # this run lists each folder once (forked workers fill their own)
     units = flow_units(root, options)
     read = parallel_map(partial(read_unit, root, options=options), units)
     return flag_duplicate_names([spec for specs in read for spec in specs])
@@ -439,24 +440,44 @@ def _flow_files(root: Path, folder: Path, listing: Listing, pattern: str,
     )
 
 
+@dataclass(frozen=True)
+class _Folder:
+    """What flow files of one folder share: its importable names and its env files."""
+
+    modules: Mapping[str, str]  # importable name → file or folder name
+    env_files: tuple[str, ...]
+
+
+_FOLDERS: dict[str, _Folder] = {}  # folder → what it holds, for one discovery run
+
+
+def _folder(folder: Path) -> _Folder:
+    """One folder read once per run: a flat folder holds a thousand flows."""
+    key = os.fspath(folder)
+    if key not in _FOLDERS:
+        listing = list_folder(folder)
+        modules = {name[:-3]: name for name in listing.files if name.endswith(".py")}
+        modules.update({name: name for name in listing.dirs if name.isidentifier()})
+        env = tuple(n for n in listing.files if n == ".env" or n.startswith(".env."))
+        _FOLDERS[key] = _Folder(modules, env)
+    return _FOLDERS[key]
+
+
 def _file_unit_files(root: Path, path: Path, parsed: _ParsedFile,
                      shared: str | None) -> FlowFiles:
     """A flow file's files: the .env files beside it, the sibling modules it imports, and
     the shared Dockerfile."""
-    listing = list_folder(path.parent)
-    stems = {name[:-3]: name for name in listing.files if name.endswith(".py")}
-    stems.update({name: name for name in listing.dirs if name.isidentifier()})
+    folder = path.parent
+    info = _folder(folder)
     tops = {ref.top for ref in parsed.imports if ref.top} | {
         name for ref in parsed.imports if ref.level == 1 and not ref.module for name in ref.names}
     tops |= {ref.module.partition(".")[0] for ref in parsed.imports if ref.level == 1}
-    folder = path.parent
     return FlowFiles(
         dockerfile=shared,
-        env_files=tuple(relative(folder / n, root) for n in listing.files
-                        if n == ".env" or n.startswith(".env.")),
+        env_files=tuple(relative(folder / n, root) for n in info.env_files),
         dockerignore=_root_file(root, ".dockerignore") if shared else None,
-        modules=tuple(relative(folder / stems[top], root) for top in sorted(tops)
-                      if top in stems and folder / stems[top] != path),
+        modules=tuple(relative(folder / info.modules[top], root) for top in sorted(tops)
+                      if top in info.modules and folder / info.modules[top] != path),
         context="." if shared else None,
     )
 
@@ -494,7 +515,6 @@ class _ParsedFile:
         return bool(self.candidates or self.binds_flow or self.findings)
 
 
-_MAYBE_FLOW = re.compile(rb"flow")
 _GUESS_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+([A-Za-z_]\w*)", re.M)
 _GUESS_NAME = re.compile(r"\bname\s*=\s*[\"']([^\"'\n]{1,200})[\"']")
 
@@ -503,9 +523,9 @@ def _read_flow_file(root: Path, path: Path, quick: bool = False) -> _ParsedFile:
     """Parse one file for its flows. ``quick``: a file whose text never says "flow" cannot
     define one, so it is not parsed at all (a helper module of the files layout)."""
     rel = relative(path, root)
-    if quick and _cannot_hold_flow(path):
+    source, tree, problem = parse_source(path, root, needle="flow" if quick else None)
+    if quick and tree is None and problem is None:
         return _ParsedFile(rel)
-    source, tree, problem = parse_source(path, root)
     if tree is None:
         guessed = tuple(dict.fromkeys([*_GUESS_DEF.findall(source),
                                        *_GUESS_NAME.findall(source)]))
@@ -522,15 +542,6 @@ def _read_flow_file(root: Path, path: Path, quick: bool = False) -> _ParsedFile:
         entry = entry_flow(tree, [FlowNode(c.function, c.node, c.call) for c in candidates])
     return _ParsedFile(rel, source, tuple(candidates), tuple(collect_imports(tree)),
                        tuple(findings), entry, binds)
-
-
-def _cannot_hold_flow(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(MAX_SOURCE_BYTES + 1)
-    except OSError:
-        return False  # reported when it is read for real
-    return _MAYBE_FLOW.search(head) is None
 
 
 def _no_flow_finding(rel: str, aliases: _FlowAliases) -> Finding:
@@ -1069,11 +1080,17 @@ def parse_python(path: Path, root: Path) -> tuple[ast.Module | None, Finding | N
     return tree, problem
 
 
-def parse_source(path: Path, root: Path) -> tuple[str, ast.Module | None, Finding | None]:
-    """The file's text and AST, or the finding that says why it cannot be parsed."""
+def parse_source(path: Path, root: Path, needle: str | None = None
+                 ) -> tuple[str, ast.Module | None, Finding | None]:
+    """The file's text and AST, or the finding that says why it cannot be parsed.
+
+    With ``needle``, a text without it is not parsed (no AST, no finding): a file that
+    never says "flow" cannot define one."""
     text, problem = read_text(path, root)
     if text is None:
         return "", None, problem
+    if needle is not None and needle not in text:
+        return text, None, None
     rel = relative(path, root)
     try:
         with warnings.catch_warnings():

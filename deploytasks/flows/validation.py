@@ -62,6 +62,7 @@ class Repository:
     declared: Declared = field(default_factory=Declared)
     parsed: dict[str, tuple[list[ImportRef], list[Finding]]] = field(default_factory=dict)
     listings: dict[str, Listing] = field(default_factory=dict)
+    modules: dict[str, frozenset[str]] = field(default_factory=dict)
     dockerfiles: dict[str, list[Finding]] = field(default_factory=dict)
 
     @classmethod
@@ -78,6 +79,13 @@ class Repository:
         if key not in self.listings:
             self.listings[key] = list_folder(folder)
         return self.listings[key]
+
+    def module_names(self, folder: Path) -> frozenset[str]:
+        """The importable names of one folder, worked out once per run."""
+        key = os.fspath(folder)
+        if key not in self.modules:
+            self.modules[key] = _module_names(self.listing(folder))
+        return self.modules[key]
 
 
 def validate(
@@ -165,13 +173,15 @@ def _local_names(root: Path, spec: FlowSpec, repo: Repository) -> frozenset[str]
     """Modules the flow imports as its own: its folder's (or its file's folder's), and the
     packages its file sits in (``src/pkg/sub/flow.py`` may import ``pkg``)."""
     folder = root / spec.directory
-    names = set(_module_names(repo.listing(folder)))
-    if spec.layout != "folders":
-        current = folder
-        while (current / "__init__.py").is_file() and current != root:
-            names.add(current.name)
-            current = current.parent
-    return frozenset(names)
+    names = repo.module_names(folder)
+    if spec.layout == "folders" or not (folder / "__init__.py").is_file():
+        return names
+    packages = set()
+    current = folder
+    while (current / "__init__.py").is_file() and current != root:
+        packages.add(current.name)
+        current = current.parent
+    return names | packages
 
 
 def _own_modules(root: Path, spec: FlowSpec, repo: Repository) -> tuple[list[Path], list[Finding]]:
