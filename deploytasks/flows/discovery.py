@@ -20,6 +20,7 @@ import re
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from functools import partial
@@ -251,8 +252,28 @@ def discover(root: Path, options: DiscoveryOptions | None = None) -> list[FlowSp
     options = options or DiscoveryOptions()
     _FOLDERS.clear()  # this run lists each folder once (forked workers fill their own)
     units = flow_units(root, options)
-    read = parallel_map(partial(read_unit, root, options=options), units)
+    with collector_paused():
+        read = parallel_map(partial(read_unit, root, options=options), units)
     return flag_duplicate_names([spec for specs in read for spec in specs])
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while many files are parsed.
+
+    Parsing allocates millions of short-lived AST nodes; they hold no cycles and are
+    freed by reference counting, but the collector scans them as they come (about a
+    fifth of the time for a thousand flows).
+    """
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def discover_one(root: Path, target: str, options: DiscoveryOptions | None = None) -> FlowSpec:

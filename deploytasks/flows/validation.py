@@ -24,6 +24,7 @@ from deploytasks.flows.discovery import (
     FlowSpec,
     ImportRef,
     Listing,
+    collector_paused,
     is_dir,
     list_folder,
     parallel_map,
@@ -95,8 +96,9 @@ def validate(
     options = options or ValidationOptions()
     check = partial(flow_findings, root, options=options, repo=Repository.read(root))
     specs = list(specs)
-    return [spec.with_findings(found) for spec, found in zip(specs, parallel_map(check, specs),
-                                                               strict=True)]
+    with collector_paused():
+        found = parallel_map(check, specs)
+    return [spec.with_findings(more) for spec, more in zip(specs, found, strict=True)]
 
 
 def validate_flow(
