@@ -108,7 +108,7 @@ def _run_images(out: Output, action: str, targets: Sequence[ImageTarget],
                 extra: dict[str, str]) -> int:
     started = time.monotonic()
     if not targets:
-        out.line(f"{action}: no flow folder has a Dockerfile", markup=False)
+        out.line(f"{action}: no flow has a Dockerfile (its own or a shared one)", markup=False)
     with view.ProgressView(out, [t.flow for t in targets]) as progress:
         try:
             results = work(progress)

@@ -316,3 +316,27 @@ def test_known_names_with_a_function_template_and_a_broken_file(tmp_path: Path) 
                              "naming": {"deployment": "{flow}-{function}-{type}-{env}"}})
     names = known_names(config, discover(config.root, discovery_options(config)))
     assert "etl-run_etl-python-dev" in names
+
+
+# --- --changed-since in every layout ------------------------------------------------------
+
+
+def test_changed_since_selects_flows_by_their_own_files_in_every_layout(tmp_path: Path) -> None:
+    from deploytasks.changes import ChangeSet
+
+    write(tmp_path, {"flows/rpa1/workflow.py": FLOW.format(name="rpa1"),
+                     "scripts/etl.py": "import helpers\n" + FLOW.format(name="etl"),
+                     "scripts/other.py": FLOW.format(name="other"),
+                     "scripts/helpers.py": "X = 1\n", "Dockerfile": "FROM x\n"})
+    config = load(tmp_path, {"discovery": {"also": [{"flows_dir": "scripts", "layout": "files"}]}})
+    specs = {s.folder: s for s in discover(config.root, discovery_options(config))}
+
+    def selected(*files: str) -> set[str]:
+        changes = ChangeSet("ref", False, frozenset(), frozenset(files))
+        return {key for key, spec in specs.items() if changes.selects_flow(spec)}
+
+    assert selected("flows/rpa1/data.csv") == {"rpa1"}
+    assert selected("scripts/helpers.py") == {"etl"}  # the helper etl imports
+    assert selected("scripts/other.py") == {"other"}
+    assert selected("Dockerfile") == {"rpa1", "etl", "other"}  # all build from it
+    assert selected("README.md") == set()
