@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploytasks.flows.files import read_text
 from deploytasks.flows.imports import canonical, parse_requirements
 
 PYPROJECT = "pyproject.toml"
@@ -85,8 +86,6 @@ def _requirement_files(root: Path) -> list[str]:
 
 
 def _requirements_names(root: Path, rel: str, problems: list[Problem]) -> set[str]:
-    from deploytasks.flows.discovery import read_text
-
     text, problem = read_text(root / rel, root)
     if text is None:
         if problem:
@@ -104,8 +103,6 @@ def _requirements_names(root: Path, rel: str, problems: list[Problem]) -> set[st
 
 def _toml(root: Path, rel: str, problems: list[Problem]) -> dict[str, Any]:
     """A TOML file as data; one that does not parse is a problem, and counts as empty."""
-    from deploytasks.flows.discovery import read_text
-
     text, problem = read_text(root / rel, root)
     if text is None:
         if problem:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from deploytasks.flows.files import is_dir, relative, skipped_dir
+
 LAYOUTS = ("folders", "files", "entrypoints")
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 NOT_FLOW_FILES = frozenset({"__init__.py", "__main__.py", "conftest.py", "setup.py"})
@@ -81,8 +83,6 @@ def key_problem(key: str, source: str, setting: str) -> tuple[str, str] | None:
 
 def file_units(root: Path, base: Path, source: SourceOptions) -> list[Unit]:
     """The files layout: every matching file of the directory (not its sub-folders)."""
-    from deploytasks.flows.discovery import relative
-
     units = []
     for name in _listing(base, source.exclude, want_dirs=False):
         if name in NOT_FLOW_FILES or not name.endswith(".py") or \
@@ -142,8 +142,6 @@ def _entry_unit(root: Path, key: str, group: list[EntrypointOption], setting: st
 
 def _listing(base: Path, exclude: Iterable[str], *, want_dirs: bool) -> list[str]:
     """Sorted names of the folders (or files) directly in ``base``, skipped ones left out."""
-    from deploytasks.flows.discovery import is_dir, skipped_dir
-
     exclude = tuple(exclude)
     with os.scandir(base) as entries:
         listing = sorted(entries, key=lambda entry: entry.name)
