@@ -1,10 +1,15 @@
-"""Benchmark: discover + validate 1,000 generated flow folders, next to Prefect's per-file way.
+"""Benchmark: discover + validate 1,000 generated flows, next to Prefect's per-file way.
 
 Run:  .venv/bin/python bench/bench_discovery.py [--flows 1000] [--prefect-budget 60]
+                                                [--layout folders|files|both]
 
-Generates varied, realistic flow folders in a temporary directory (tasks, typed
-parameters, stdlib / installed / requirements-only / local imports, Dockerfiles,
-requirements, env files), then measures in-process wall time of
+``folders`` (the guide's layout) generates varied, realistic flow folders in a
+temporary directory (tasks, typed parameters, stdlib / installed /
+requirements-only / local imports, Dockerfiles, requirements, env files).
+``files`` generates the same flows as one file each in a single ``flows/`` folder
+(the flat layout): a shared helper module, dependencies declared once at the root
+(``requirements.txt``, ``pyproject.toml``), one shared root ``Dockerfile`` and
+``.dockerignore``. Both measure in-process wall time of
 ``deploytasks.flows.discovery.discover`` and ``validation.validate``. For
 comparison it calls Prefect's ``parameter_schema_from_entrypoint`` on each
 entrypoint until the budget runs out and extrapolates to all flows (that call
@@ -25,6 +30,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
@@ -43,6 +49,7 @@ TYPES = [("int", "10"), ("str", "'daily'"), ("float", "0.5"), ("bool", "False"),
 class Result:
     """What one run measured (seconds of wall time unless named cpu)."""
 
+    layout: str
     flows: int
     workers: int
     load_average: float
@@ -131,21 +138,57 @@ def generate(root: Path, count: int, seed: int = 7) -> list[str]:
     return entrypoints
 
 
-def measure_ours(root: Path, repeats: int = 3) -> dict[str, float | int]:
+def generate_flat(root: Path, count: int, seed: int = 7) -> list[str]:
+    """``count`` flow files in one ``root/flows`` folder, with what a flat repository shares."""
+    rng = random.Random(seed)
+    flows = root / "flows"
+    flows.mkdir(parents=True)
+    (flows / "helpers.py").write_text(
+        "import re\n\n\ndef clean_record(record: dict) -> dict:\n"
+        "    return {k: re.sub(r'\\s+', ' ', str(v)) for k, v in record.items()}\n")
+    (root / "requirements.txt").write_text(
+        "# generated\n" + "\n".join(spec for _, spec in LISTED[:3]) + "\n")
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "bench-flat"\ndependencies = [\n' +
+        "".join(f'  "{spec}",\n' for _, spec in LISTED[3:]) + "]\n")
+    (root / "Dockerfile").write_text(DOCKERFILE)
+    (root / ".dockerignore").write_text(".git\n.venv\n**/__pycache__\n")
+    (root / ".env.example").write_text("API_URL=https://example.org\n")
+    entrypoints = []
+    for index in range(count):
+        path = flows / f"flow_{index:04d}.py"
+        path.write_text(flow_source(rng, index, helper=index % 3 == 0))
+        entrypoints.append(f"{path}:flow_{index}")
+    return entrypoints
+
+
+def options_for(layout: str) -> tuple[Any, Any]:
+    """The discovery and validation options of a layout (as the configuration gives them)."""
+    from deploytasks.flows.discovery import DiscoveryOptions
+    from deploytasks.flows.validation import ValidationOptions
+
+    if layout == "files":
+        return (DiscoveryOptions(layout="files", pattern="*.py", shared_dockerfile="Dockerfile"),
+                ValidationOptions())
+    return DiscoveryOptions(), ValidationOptions()
+
+
+def measure_ours(root: Path, layout: str, repeats: int = 3) -> dict[str, float | int]:
     """Import our modules; time the first discover + validate, then repeats of each mode."""
     started = time.perf_counter()
     from deploytasks.flows import discovery
     from deploytasks.flows.validation import validate
 
     imported = time.perf_counter()
-    specs = discovery.discover(root)
+    options, checks = options_for(layout)
+    specs = discovery.discover(root, options)
     discovered = time.perf_counter()
-    checked = validate(root, specs)
+    checked = validate(root, specs, checks)
     validated = time.perf_counter()
-    parallel = [_one_pass(root) for _ in range(repeats)]
+    parallel = [_one_pass(root, layout) for _ in range(repeats)]
     os.environ["DEPLOYTASKS_WORKERS"] = "1"
     cpu_before = time.process_time()
-    serial = [_one_pass(root) for _ in range(repeats)]
+    serial = [_one_pass(root, layout) for _ in range(repeats)]
     cpu = (time.process_time() - cpu_before) / repeats
     del os.environ["DEPLOYTASKS_WORKERS"]
     return {
@@ -159,12 +202,13 @@ def measure_ours(root: Path, repeats: int = 3) -> dict[str, float | int]:
     }
 
 
-def _one_pass(root: Path) -> float:
+def _one_pass(root: Path, layout: str) -> float:
     from deploytasks.flows.discovery import discover
     from deploytasks.flows.validation import validate
 
+    options, checks = options_for(layout)
     started = time.perf_counter()
-    validate(root, discover(root))
+    validate(root, discover(root, options), checks)
     return time.perf_counter() - started
 
 
@@ -193,6 +237,7 @@ def table(result: Result) -> str:
     """A small text table of the numbers."""
     n = result.flows
     rows = [
+        ("layout", result.layout),
         ("machine load average (1 min) before the run", f"{result.load_average:.2f}"),
         ("import deploytasks.flows modules", f"{result.import_modules:.3f} s"),
         (f"discover, {n} flows (first run)", f"{result.first_discover:.3f} s"),
@@ -219,21 +264,32 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=1000)
     parser.add_argument("--prefect-budget", type=float, default=60.0,
                         help="seconds to spend on Prefect's per-file approach")
+    parser.add_argument("--layout", choices=("folders", "files", "both"), default="both",
+                        help="the guide's flow folders, one folder of flow files, or both")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-discovery-") as tmp:
+    layouts = ("folders", "files") if args.layout == "both" else (args.layout,)
+    for layout in layouts:
+        run_layout(layout, args.flows, args.prefect_budget)
+
+
+def run_layout(layout: str, flows: int, budget: float) -> None:
+    """Generate one repository of ``layout``, measure it, print and save the numbers."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-discovery-{layout}-") as tmp:
         root = Path(tmp)
-        entrypoints = generate(root, args.flows)
+        entrypoints = generate(root, flows) if layout == "folders" else \
+            generate_flat(root, flows)
         load = os.getloadavg()[0]
-        ours = measure_ours(root)
-        theirs = measure_prefect(entrypoints, args.prefect_budget)
-    result = Result(flows=args.flows, load_average=load, **ours, **theirs)  # type: ignore[arg-type]
+        ours = measure_ours(root, layout)
+        theirs = measure_prefect(entrypoints, budget)
+    result = Result(layout=layout, flows=flows, load_average=load,
+                    **ours, **theirs)  # type: ignore[arg-type]
     print(table(result))
     out_dir = BENCH_DIR / "results"
     out_dir.mkdir(exist_ok=True)
-    target = out_dir / f"bench_discovery-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    target = out_dir / f"bench_discovery-{layout}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     target.write_text(json.dumps({"result": asdict(result), "python": sys.version,
                                   "machine": platform.machine(), "cpus": _cpus()}, indent=2))
-    print(f"\nwrote {target.relative_to(BENCH_DIR.parent)}")
+    print(f"\nwrote {target.relative_to(BENCH_DIR.parent)}\n")
 
 
 def _cpus() -> int | None:

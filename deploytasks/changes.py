@@ -1,8 +1,11 @@
 """Which flows changed since a git ref: the monorepo's "deploy only what changed".
 
-A change inside ``flows/<name>/`` selects that flow; a change to the shared
-configuration (``config/``) selects every flow. Uncommitted and untracked
-files count as changed, so a laptop run sees what CI will see after a commit.
+A change inside ``flows/<name>/`` selects that flow; in the files and entrypoints
+layouts a change to the flow file or a sibling module it imports selects it. A
+change to the shared configuration (``config/``) or to the repository's declared
+dependencies selects every flow, one to the shared Dockerfile or root
+``.dockerignore`` every flow built from it. Uncommitted and untracked files count
+as changed, so a laptop run sees what CI will see after a commit.
 """
 
 from __future__ import annotations
@@ -10,10 +13,15 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from deploytasks.errors import UsageError
 
+if TYPE_CHECKING:
+    from deploytasks.flows.discovery import FlowSpec
+
 SHARED = ("config/",)
+DEPENDENCY_FILES = ("pyproject.toml", "uv.lock", "poetry.lock")
 
 
 @dataclass(frozen=True)
@@ -23,9 +31,23 @@ class ChangeSet:
     ref: str
     everything: bool
     folders: frozenset[str]
+    files: frozenset[str] = frozenset()  # every changed path, repo-relative
 
     def selects(self, folder: str) -> bool:
         return self.everything or folder in self.folders
+
+    def selects_flow(self, spec: FlowSpec) -> bool:
+        """True when ``spec``'s own files (or shared files it is built from) changed."""
+        if self.everything:
+            return True
+        if spec.layout == "folders":
+            prefix = spec.directory.rstrip("/") + "/"
+            if any(name.startswith(prefix) for name in self.files):
+                return True
+        elif self.files & {spec.path, *spec.files.modules}:
+            return True
+        return spec.files.shared_dockerfile and bool(
+            self.files & {spec.files.dockerfile, spec.files.dockerignore})
 
 
 def changed_since(root: Path, ref: str, flows_dir: str) -> ChangeSet:
@@ -36,7 +58,8 @@ def changed_since(root: Path, ref: str, flows_dir: str) -> ChangeSet:
     _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
     files = _git(root, "diff", "--name-only", "--end-of-options", ref, "--") + \
         _git(root, "ls-files", "--others", "--exclude-standard")
-    everything = any(name.startswith(SHARED) for name in files)
+    everything = any(name.startswith(SHARED) or name in DEPENDENCY_FILES or
+                     (name.startswith("requirements") and name.endswith(".txt")) for name in files)
     prefix = PurePosixPath(flows_dir.strip("/"))
     folders = set()
     for name in files:
@@ -44,7 +67,7 @@ def changed_since(root: Path, ref: str, flows_dir: str) -> ChangeSet:
         if len(path.parts) > len(prefix.parts) + 1 and path.parts[: len(prefix.parts)] == \
                 prefix.parts:
             folders.add(path.parts[len(prefix.parts)])
-    return ChangeSet(ref, everything, frozenset(folders))
+    return ChangeSet(ref, everything, frozenset(folders), frozenset(files))
 
 
 def _git(root: Path, *args: str) -> list[str]:

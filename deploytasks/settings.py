@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 Kind = Literal["python", "docker"]
 KINDS: tuple[Kind, ...] = ("python", "docker")
-NAME_PLACEHOLDERS = {"flow", "type", "env"}
+NAME_PLACEHOLDERS = {"flow", "type", "env", "function", "flow_name"}
+FLOW_PLACEHOLDERS = ("function", "flow_name")  # tell apart the flows of one folder
+LAYOUTS = ("folders", "files")
+# A flow key (folder, file stem or entrypoint name) goes into deployment names and image names.
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+ENTRYPOINT_PATTERN = re.compile(r"^(?P<path>[^:]+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
 MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?$")
 # A project name becomes the tag ``project:<name>`` on everything the tool creates: short,
 # lower case, and free of characters that tags, URLs or shells treat specially.
@@ -32,7 +37,12 @@ class Strict(BaseModel):
 
 
 class Naming(Strict):
-    """How deployments are named; placeholders {flow}, {type} and {env}."""
+    """How deployments are named: placeholders {flow}, {type}, {env}, {function}, {flow_name}.
+
+    {flow} is the flow's key (folder name, file stem or entrypoint name). When one key
+    deploys several flows and the template has neither {function} nor {flow_name},
+    {flow} stands for ``<key>-<function>``, so every deployment keeps a name of its own.
+    """
 
     deployment: str = "{flow}-{type}-{env}"
 
@@ -43,18 +53,82 @@ class Naming(Strict):
         unknown = used - NAME_PLACEHOLDERS
         if unknown:
             raise ValueError(f"unknown placeholder {{{sorted(unknown)[0]}}}; use {{flow}}, "
-                             "{type} and {env}")
+                             "{type}, {env}, {function} and {flow_name}")
         if "flow" not in used:
             raise ValueError("the name must contain {flow}, or all flows would share one name")
         return value
 
 
-class Discovery(Strict):
-    """Where flows live in the repository."""
+class FlowSource(Strict):
+    """One folder of flows and how it is laid out.
+
+    ``folders``: every child folder is a flow (``flows/<name>/workflow.py``), named by
+    the folder. ``files``: every file matching the pattern is a flow, named by its stem
+    (``flows/etl.py`` → ``etl``); files without a flow are helper modules.
+    """
 
     flows_dir: str = "flows"
-    pattern: str = "workflow.py"
+    layout: Literal["folders", "files"] = "folders"
+    pattern: str = ""  # default: workflow.py for folders, *.py for files
     exclude: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _default_pattern(self) -> FlowSource:
+        if not self.pattern:
+            self.pattern = "workflow.py" if self.layout == "folders" else "*.py"
+        return self
+
+
+class Entrypoint(Strict):
+    """One flow named by its entrypoint, ``path/to/file.py:function``, with an optional key."""
+
+    entrypoint: str
+    name: str | None = None
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint_form(cls, value: str) -> str:
+        return _check_entrypoint(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name_form(cls, value: str | None) -> str | None:
+        if value is not None and not KEY_PATTERN.match(value):
+            raise ValueError(f"'{value}' cannot name a flow: use letters, digits, '.', '_' "
+                             "and '-', starting with a letter or digit")
+        return value
+
+
+def _check_entrypoint(value: str) -> str:
+    text = value.strip()
+    if not ENTRYPOINT_PATTERN.match(text) or text.startswith("/") or ".." in text.split("/"):
+        raise ValueError(f"'{value}' is not an entrypoint: write path/to/file.py:function, "
+                         "the path relative to the repository")
+    return text
+
+
+class Discovery(FlowSource):
+    """Where flows live: a flows folder, more folders (``also``), explicit entrypoints."""
+
+    also: list[FlowSource] = Field(default_factory=list)
+    entrypoints: list[Entrypoint | str] = Field(default_factory=list)
+
+    @field_validator("entrypoints")
+    @classmethod
+    def _entrypoint_strings(cls, value: list[Entrypoint | str]) -> list[Entrypoint | str]:
+        return [item if isinstance(item, Entrypoint) else _check_entrypoint(item)
+                for item in value]
+
+    def entries(self) -> list[Entrypoint]:
+        """The entrypoints, each as an ``Entrypoint`` (a plain string has no key of its own)."""
+        return [item if isinstance(item, Entrypoint) else Entrypoint(entrypoint=item)
+                for item in self.entrypoints]
+
+    def sources(self) -> list[FlowSource]:
+        """The flows folder, then the ``also`` folders."""
+        main = FlowSource(flows_dir=self.flows_dir, layout=self.layout, pattern=self.pattern,
+                          exclude=list(self.exclude))
+        return [main, *self.also]
 
 
 class PrefectSettings(Strict):
@@ -121,6 +195,16 @@ class DockerSettings(Strict):
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     network_mode: str | None = None
     workdir: str = "/opt/prefect"
+    # The Dockerfile of flows without one of their own (repository-relative); None: the
+    # repository's root Dockerfile, when there is one. Built with the repository as context.
+    dockerfile: str | None = None
+
+    @field_validator("dockerfile")
+    @classmethod
+    def _inside(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in value.split("/")):
+            raise ValueError(f"'{value}' must be a path inside the repository, e.g. Dockerfile")
+        return value
 
 
 class Resources(Strict):
@@ -185,11 +269,28 @@ class DeploymentSettings(Strict):
 class FlowSettings(DeploymentSettings):
     """Per-flow settings, with optional per-kind sections ``python:`` and ``docker:``."""
 
-    flow: str | None = None
+    flow: str | list[str] | None = None  # function or flow name; a list deploys each
     kinds: list[Kind] = Field(default_factory=lambda: list(KINDS))
     required_env: list[str] = Field(default_factory=list)
     python: DeploymentSettings | None = None
     docker: DeploymentSettings | None = None
+
+    @field_validator("flow")
+    @classmethod
+    def _flow_names(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            if not value or any(not item.strip() for item in value):
+                raise ValueError("list at least one function or flow name, none of them empty")
+            twice = sorted({item for item in value if value.count(item) > 1})
+            if twice:
+                raise ValueError(f"'{twice[0]}' is listed twice")
+        return value
+
+    def selected(self) -> tuple[str, ...]:
+        """The functions or flow names this flow's key deploys (empty: the entry flow)."""
+        if self.flow is None:
+            return ()
+        return (self.flow,) if isinstance(self.flow, str) else tuple(self.flow)
 
 
 class EnvironmentInfo(Strict):
@@ -241,6 +342,12 @@ class Settings(Strict):
     defaults: FlowSettings = Field(default_factory=FlowSettings)
     flows: dict[str, FlowSettings] = Field(default_factory=dict)
     environments: dict[str, EnvironmentInfo] = Field(default_factory=_default_environments)
+
+    @field_validator("work_pools")
+    @classmethod
+    def _every_kind(cls, value: dict[Kind, WorkPool]) -> dict[Kind, WorkPool]:
+        """A configuration that names one kind's pool keeps the other kind's default."""
+        return {**_default_pools(), **value}
 
 
 SECRET_PATHS = {("prefect", "api_key"), ("prefect", "auth_string"), ("docker", "password")}

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 INDENT = "    "
+ENTRY_RULES = {"main-block": "the flow the file's __main__ block runs",
+               "uncalled": "the only flow no other flow of the file calls"}
 # The usual kind (positional or keyword) stays blank so the unusual ones stand out.
 KIND_LABELS = {"positional_or_keyword": "", "positional_only": "positional-only",
                "keyword_only": "keyword-only", "var_positional": "*args",
@@ -25,13 +27,14 @@ KIND_LABELS = {"positional_or_keyword": "", "positional_only": "positional-only"
 
 
 def show_flows(
-    out: Output, specs: Sequence[FlowSpec], *, command: str, flows_dir: str, strict: bool = False
+    out: Output, specs: Sequence[FlowSpec], *, command: str, flows_dir: str, strict: bool = False,
+    where: str | None = None,
 ) -> None:
     """The whole report of ``flows.discover`` or ``flows.validate``, in the output's mode."""
     out.json(flows_document(specs, command=command, strict=strict))
     if not out.json_mode:
         verb = "Discovering" if command == "discover" else "Validating"
-        out.line(f"{verb} flows in {flows_dir}/ directory...", markup=False)
+        out.line(f"{verb} flows in {where or flows_dir + '/ directory'}...", markup=False)
         out.render(_flow_lines(specs, verbose=out.verbose, findings=command == "validate"))
         out.line()
         out.render(summary_text(specs, strict=strict))
@@ -107,8 +110,11 @@ def _metadata_rows(spec: FlowSpec) -> list[tuple[str, str]]:
              files.dockerignore, *files.modules]
     description = (spec.description or "").strip().splitlines()
     return [
+        ("key", f"{spec.folder} ({spec.layout}{', deploys several flows' if spec.several else ''})"
+         if spec.layout != "folders" or spec.several else ""),
         ("function", f"{spec.function} (line {spec.line}{', async' if spec.is_async else ''})"
          if spec.function else ""),
+        ("entry", ENTRY_RULES.get(spec.selected_by or "", "")),
         ("description", description[0] if description else ""),
         ("version", spec.version or ""),
         ("tags", ", ".join(spec.tags)),
@@ -129,11 +135,14 @@ def parameter_table(spec: FlowSpec) -> RenderableType:
     table.add_column("type", overflow="fold")
     table.add_column("default", overflow="fold")
     table.add_column("kind", no_wrap=True)
+    from rich.text import Text
+
     for parameter in spec.parameters:
         default = parameter.default if parameter.default is not None else (
             "(required)" if parameter.required else "")
-        table.add_row(parameter.name, parameter.annotation or "", default,
-                      KIND_LABELS.get(parameter.kind, parameter.kind))
+        cells = (parameter.name, parameter.annotation or "", default,
+                 KIND_LABELS.get(parameter.kind, parameter.kind))
+        table.add_row(*(Text(cell) for cell in cells))  # source text, never markup
     return table
 
 

@@ -341,8 +341,9 @@ def validate_deployment(out: Output, name: str, env: str | None, *, offline: boo
         config = manager.load(environment)
         for flow in discover(config.root, discovery_options(config)):
             for kind in KINDS:
-                if deployment_name(config, flow.folder, kind) == name:
-                    selection = Selection(config.env.name, (kind,), (flow.folder,))
+                if deployment_name(config, flow, kind) == name:
+                    selection = Selection(config.env.name, (kind,),
+                                          (flow.entrypoint or flow.folder,))
                     return validate(out, selection, offline=offline)
     raise UsageError(f"no deployment named '{name}' in "
                      f"{'environment ' + env if env else 'any environment'}",

@@ -538,7 +538,7 @@ def _identity(schedule: Any) -> tuple[str, str, str | None]:
     if isinstance(schedule, IntervalSchedule):
         return ("interval", str(float(schedule.interval.total_seconds())), schedule.timezone)
     if isinstance(schedule, RRuleSchedule):
-        return ("rrule", schedule.rrule, schedule.timezone)
+        return ("rrule", _without_default_start(schedule.rrule), schedule.timezone)
     return ("other", repr(schedule), None)
 
 
@@ -549,6 +549,14 @@ def _server_time(text: str | None) -> datetime:
         return datetime.fromisoformat((text or "").replace("Z", "+00:00"))
     except ValueError:
         return datetime.now(timezone.utc) - timedelta(minutes=10)
+
+
+def _without_default_start(rrule: str) -> str:
+    """The rrule as configured: the server prepends Prefect's default start to one without."""
+    from prefect.client.schemas.schedules import DEFAULT_ANCHOR_DATE
+
+    default = f"DTSTART:{DEFAULT_ANCHOR_DATE.strftime('%Y%m%d')}T000000\n"
+    return rrule.removeprefix(default)
 
 
 def _schedule_create(schedule: Schedule) -> DeploymentScheduleCreate:

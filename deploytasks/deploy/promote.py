@@ -33,7 +33,7 @@ def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[Remot
     promoted = Resolution(target.config, target.flows, skipped=list(target.skipped),
                           narrowed=True)
     for spec in target.specs:
-        name = deployment_name(source, spec.flow_folder, spec.kind)
+        name = deployment_name(source, spec.parts or spec.flow_folder, spec.kind)
         found = running.get((spec.flow_name, name))
         why = _not_promotable(spec, found, records, here, source, name)
         if why is not None:

@@ -15,11 +15,18 @@ from typing import Any
 from deploytasks.changes import changed_since as changed_since_ref
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy.schema_cache import SchemaCache
-from deploytasks.deploy.specs import DeploymentSpec, SpecInputs, build_spec, deployment_name
+from deploytasks.deploy.specs import (
+    DeploymentSpec,
+    NameParts,
+    SpecInputs,
+    build_spec,
+    deployment_name,
+)
 from deploytasks.deploy.version import git_version
 from deploytasks.errors import DeployTasksError, ServiceUnavailable, UsageError
 from deploytasks.flows.commands import discovery_options, validation_options
 from deploytasks.flows.discovery import FlowSpec, discover
+from deploytasks.flows.discovery import select_flows as flows_named
 from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
 from deploytasks.settings import KINDS, RESERVED_TAG_PREFIXES, Kind
@@ -51,7 +58,7 @@ class Resolution:
     specs: list[DeploymentSpec] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     narrowed: bool = False
-    known_names: set[str] = field(default_factory=set)  # of every flow folder, even invalid
+    known_names: set[str] = field(default_factory=set)  # of every flow, even invalid
 
 
 def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] = (), *,
@@ -63,10 +70,10 @@ def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] 
     ``flows.validate``); an invalid flow is skipped with its first error.
     """
     found = discover(config.root, discovery_options(config))
-    chosen = select_flows(found, flows)
+    chosen = select_flows(found, flows, config.root)
     if changed_since:
         changes = changed_since_ref(config.root, changed_since, config.settings.discovery.flows_dir)
-        chosen = [flow for flow in chosen if changes.selects(flow.folder)]
+        chosen = [flow for flow in chosen if changes.selects_flow(flow)]
     chosen = validate(config.root, chosen,
                       validation_options(config, (flow.folder for flow in chosen)))
     resolution = Resolution(config, chosen, narrowed=bool(flows or changed_since),
@@ -77,36 +84,75 @@ def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] 
     schemas = SchemaCache(config.root)
     for flow in chosen:
         _resolve_flow(resolution, flow, kinds, version, image_for, extra, schemas)
+    _skip_name_clashes(resolution)
     schemas.save()
     return resolution
 
 
 def known_names(config: ResolvedConfig, found: list[FlowSpec]) -> set[str]:
-    """The deployment names every flow folder in the repository stands for, valid or not:
-    only a deployment outside this set is an orphan (a broken flow's are not)."""
+    """The deployment names every flow of the repository stands for, valid or not:
+    only a deployment outside this set is an orphan (a broken flow's are not).
+
+    A flow whose file cannot be read does not say which function it deploys: its names
+    are made from every function or flow name it may stand for (the configured ones, or
+    the ``def`` names and ``name=`` strings of its file), so none of them looks orphaned.
+    """
     names: set[str] = set()
     for flow in found:
         try:
             kinds = config.flow_settings(flow.folder).kinds
         except DeployTasksError:
             kinds = list(KINDS)
-        names.update(deployment_name(config, flow.folder, kind) for kind in kinds)
+        for parts in _name_parts(flow):
+            names.update(deployment_name(config, parts, kind) for kind in kinds)
     return names
 
 
-def select_flows(found: list[FlowSpec], wanted: Sequence[str]) -> list[FlowSpec]:
-    """The flows named by folder or flow name; an unknown name is a usage error."""
+def _name_parts(flow: FlowSpec) -> list[NameParts]:
+    if flow.function:
+        return [NameParts.of(flow)]
+    parts = [NameParts(flow.folder, several=flow.several)]
+    for guess in flow.guessed:
+        for function in {guess, guess.replace("-", "_")}:
+            for name in {guess, guess.replace("_", "-")}:
+                parts.append(NameParts(flow.folder, function, name, flow.several))
+    return parts
+
+
+def select_flows(found: list[FlowSpec], wanted: Sequence[str],
+                 root: Path | None = None) -> list[FlowSpec]:
+    """The flows ``--flow`` names (key, flow name, file, folder or entrypoint); an unknown
+    name is a usage error."""
     if not wanted:
         return found
     chosen: list[FlowSpec] = []
     for name in wanted:
-        matches = [f for f in found if name in (f.folder, f.name, f.path)]
+        matches = flows_named(root or Path.cwd(), found, name)
         if not matches:
-            known = ", ".join(sorted(f.folder for f in found)) or "none"
+            known = ", ".join(sorted({f.folder for f in found})) or "none"
             raise UsageError(f"no flow named {name!r}", where="--flow",
-                             hint=f"use a flow folder name; known flows: {known}")
+                             hint=f"use a flow's key (folder name, file stem or entrypoint "
+                                  f"name), flow name, file or entrypoint; known flows: {known}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
+
+
+def _skip_name_clashes(resolution: Resolution) -> None:
+    """Two flows that would get one deployment name: both are skipped, naming each other."""
+    by_name: dict[str, list[DeploymentSpec]] = {}
+    for spec in resolution.specs:
+        by_name.setdefault(spec.name, []).append(spec)
+    for name, specs in by_name.items():
+        if len({spec.entrypoint + "|" + spec.flow_folder for spec in specs}) < 2:
+            continue
+        for spec in specs:
+            others = ", ".join(f"{o.entrypoint} (flow key {o.flow_folder})"
+                               for o in specs if o is not spec)
+            resolution.skipped.append(Skipped(
+                spec.flow_folder, spec.kind, name,
+                f"deployment name {name!r} is also the name of {others}",
+                "give them different keys, or put {function} in naming.deployment"))
+        resolution.specs = [spec for spec in resolution.specs if spec.name != name]
 
 
 def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
@@ -139,7 +185,7 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
             raise  # the engine or a registry is down: the whole run stops (exit 3)
         except DeployTasksError as error:
             resolution.skipped.append(Skipped(flow.folder, kind,
-                                              deployment_name(config, flow.folder, kind),
+                                              deployment_name(config, flow, kind),
                                               error.message, error.hint))
 
 

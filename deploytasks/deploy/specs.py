@@ -8,6 +8,7 @@ plans and ``deploy`` sends.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from deploytasks.config import ResolvedConfig
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.resources import docker_memory
 from deploytasks.flows.discovery import FlowSpec
-from deploytasks.settings import DeploymentSettings, Kind, ScheduleSpec
+from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
 
 SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
 GIT_CLONE = "prefect.deployments.steps.git_clone"
@@ -38,6 +39,21 @@ class Schedule:
 
     def to_dict(self) -> dict[str, Any]:
         return {self.kind: self.value, "timezone": self.timezone, "active": self.active}
+
+
+@dataclass(frozen=True)
+class NameParts:
+    """What a deployment name is made of besides the kind and the environment."""
+
+    key: str  # {flow}: the folder name, file stem or entrypoint name
+    function: str | None = None  # {function}
+    flow_name: str | None = None  # {flow_name}
+    several: bool = False  # the key deploys more than one flow
+
+    @classmethod
+    def of(cls, flow: FlowSpec) -> NameParts:
+        """The parts of a discovered flow."""
+        return cls(flow.folder, flow.function, flow.name, flow.several)
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,7 @@ class DeploymentSpec:
     pull_steps: tuple[dict[str, Any], ...]
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
+    parts: NameParts | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -115,10 +132,24 @@ class SpecInputs:
     env_values: dict[str, str] = field(default_factory=dict)
 
 
-def deployment_name(config: ResolvedConfig, flow_folder: str, kind: Kind) -> str:
-    """``{flow}-{type}-{env}`` (or the configured template) for one deployment."""
-    return config.settings.naming.deployment.format(flow=flow_folder, type=kind,
-                                                    env=config.env.short)
+def deployment_name(config: ResolvedConfig, flow: str | NameParts | FlowSpec, kind: Kind) -> str:
+    """``{flow}-{type}-{env}`` (or the configured template) for one deployment.
+
+    When the flow's key deploys several flows and the template tells them apart by
+    neither ``{function}`` nor ``{flow_name}``, ``{flow}`` becomes ``<key>-<function>``.
+    """
+    parts = flow if isinstance(flow, NameParts) else (
+        NameParts(flow) if isinstance(flow, str) else NameParts.of(flow))
+    template = config.settings.naming.deployment
+    key = parts.key
+    if parts.several and parts.function and not _distinguishes(template):
+        key = f"{parts.key}-{parts.function}"
+    return template.format(flow=key, type=kind, env=config.env.short,
+                           function=parts.function or "", flow_name=parts.flow_name or "")
+
+
+def _distinguishes(template: str) -> bool:
+    return bool(set(re.findall(r"{(\w*)}", template)) & set(FLOW_PLACEHOLDERS))
 
 
 def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: DeploymentSettings,
@@ -135,7 +166,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
     pool = config.settings.work_pools[kind]
     assert flow.entrypoint and flow.name, "build_spec takes valid flows only"
     return DeploymentSpec(
-        name=deployment_name(config, flow.folder, kind),
+        name=deployment_name(config, flow, kind),
         flow_folder=flow.folder,
         flow_name=flow.name,
         kind=kind,
@@ -143,7 +174,8 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         entrypoint=flow.entrypoint,
         work_pool=pool.name,
         work_queue=settings.work_queue or pool.work_queue or DEFAULT_QUEUE,
-        description=settings.description or flow.description,
+        # "" rather than None: Prefect's client sends None as the text "None"
+        description=settings.description or flow.description or "",
         version=inputs.version,
         tags=_tags(config, flow, kind, settings),
         parameters=parameters,
@@ -155,6 +187,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         pull_steps=_pull_steps(config, kind),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
+        parts=NameParts.of(flow),
     )
 
 

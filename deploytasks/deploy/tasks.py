@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from deploytasks.deploy.commands import Selection
 
 ENV = "Environment: development|staging|production (or dev|prod); default DEPLOYMENT_ENV."
-FLOW = "Limit to these flows (folder names): repeat, or separate with commas."
+FLOW = ("Limit to these flows (keys: folder names, file stems or entrypoint names; or flow "
+        "names, files, entrypoints): repeat, or separate with commas.")
 JSON = "Print one JSON document instead of text."
 VERBOSE = "Show more detail (unchanged deployments, files written)."
 REGISTRY = "Registry host/project for image names (overrides DOCKER_REGISTRY)."

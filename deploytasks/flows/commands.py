@@ -11,12 +11,14 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from deploytasks.console import Output
-from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS
-from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover, discover_one
+from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError
+from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover, discover_target
 from deploytasks.flows.validation import ValidationOptions, validate
 
 if TYPE_CHECKING:
     from deploytasks.config import ResolvedConfig
+    from deploytasks.flows.layouts import EntrypointOption
+    from deploytasks.settings import Entrypoint
 
 
 def discover_command(
@@ -64,20 +66,50 @@ def find_flows(config: ResolvedConfig, flow: str | None,
     from deploytasks.changes import changed_since as changes
 
     options = discovery_options(config)
-    specs = [discover_one(config.root, flow, options)] if flow else \
+    specs = discover_target(config.root, flow, options) if flow else \
         discover(config.root, options)
     if changed_since:
         changed = changes(config.root, changed_since, config.settings.discovery.flows_dir)
-        specs = [spec for spec in specs if changed.selects(spec.folder)]
+        specs = [spec for spec in specs if changed.selects_flow(spec)]
     return specs
 
 
 def discovery_options(config: ResolvedConfig) -> DiscoveryOptions:
-    """Where to look, and the flow each folder deploys when its file holds several."""
+    """Where to look, the flows each key deploys, and the repository's shared Dockerfile."""
+    from deploytasks.flows.layouts import SourceOptions
+
     discovery = config.settings.discovery
-    selected = {name: item.flow for name, item in config.settings.flows.items() if item.flow}
+    selected = {name: item.selected() for name, item in config.settings.flows.items()
+                if item.flow}
+    also = tuple(SourceOptions(s.flows_dir, s.layout, s.pattern, tuple(s.exclude),
+                               f"discovery.also[{index}]")
+                 for index, s in enumerate(discovery.also))
+    entrypoints = tuple(_entrypoint(entry, index)
+                        for index, entry in enumerate(discovery.entries()))
     return DiscoveryOptions(discovery.flows_dir, discovery.pattern, tuple(discovery.exclude),
-                            selected)
+                            selected, discovery.layout, also, entrypoints,
+                            shared_dockerfile(config))
+
+
+def _entrypoint(entry: Entrypoint, index: int) -> EntrypointOption:
+    from deploytasks.flows.layouts import EntrypointOption
+
+    path, function = entry.entrypoint.rsplit(":", 1)
+    return EntrypointOption(path, function, entry.name, f"discovery.entrypoints[{index}]")
+
+
+def shared_dockerfile(config: ResolvedConfig) -> str | None:
+    """The Dockerfile of flows without their own: ``docker.dockerfile``, else the root one."""
+    configured = config.settings.docker.dockerfile
+    if configured:
+        if not (config.root / configured).is_file():
+            where = config.provenance.get(("docker", "dockerfile"))
+            raise ConfigError(f"docker.dockerfile is {configured!r}, which does not exist",
+                              where=str(where) if where else "docker.dockerfile",
+                              hint="point it at the shared Dockerfile, relative to the "
+                                   "repository root, or remove it")
+        return configured
+    return "Dockerfile" if (config.root / "Dockerfile").is_file() else None
 
 
 def validation_options(config: ResolvedConfig, folders: Iterable[str]) -> ValidationOptions:
@@ -85,7 +117,7 @@ def validation_options(config: ResolvedConfig, folders: Iterable[str]) -> Valida
     kinds: dict[str, tuple[str, ...]] = {}
     required: dict[str, tuple[str, ...]] = {}
     explicit: set[str] = set()
-    for folder in folders:
+    for folder in dict.fromkeys(folders):
         settings = config.flow_settings(folder)
         kinds[folder] = tuple(settings.kinds)
         required[folder] = tuple(settings.required_env)
@@ -102,7 +134,15 @@ def _modes(out: Output, *, verbose: bool, json: bool) -> None:
 def _render(
     out: Output, specs: list[FlowSpec], config: ResolvedConfig, *, command: str, strict: bool
 ) -> None:
-    from deploytasks.console.flows import show_flows
+    from deploytasks.console.flows import plural, show_flows
 
-    show_flows(out, specs, command=command, flows_dir=config.settings.discovery.flows_dir,
-               strict=strict)
+    discovery = config.settings.discovery
+    folders = [f"{source.flows_dir}/" for source in discovery.sources()
+               if (config.root / source.flows_dir).is_dir()]
+    where = f"{' and '.join(folders)} {'directory' if len(folders) == 1 else 'directories'}" \
+        if folders else ""
+    if discovery.entrypoints:
+        entries = plural(len(discovery.entrypoints), "entrypoint")
+        where = f"{where} and {entries}" if where else entries
+    show_flows(out, specs, command=command, flows_dir=discovery.flows_dir, strict=strict,
+               where=where or None)

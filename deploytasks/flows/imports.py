@@ -1,10 +1,19 @@
 """What a flow imports, and where each import would come from — found without importing.
 
 Pure functions over ASTs and text: collecting import statements, parsing a
-``requirements.txt``, and deciding whether a top-level module is standard
-library, part of the flow folder, listed in the requirements, or installed.
-Installed modules are found with ``importlib.util.find_spec`` on the top-level
-name only: on a dotted name it would import the parents, running their code.
+``requirements.txt``, and deciding whether a module is standard library, one of
+the flow's own files, declared (the flow's requirements, then the repository's
+dependency files), installed, or part of the repository. Installed modules are
+found with ``importlib.util.find_spec`` on the top-level name only: on a dotted
+name it would import the parents, running their code.
+
+Import names and distribution names differ (``yaml`` is PyYAML). The installed
+packages' metadata (``importlib.metadata.packages_distributions``) maps them
+exactly; for a package that is declared but not installed here — the usual case
+on a CI runner that validates without installing — the name is guessed from the
+import (``yaml`` → ``pyyaml``, ``python-yaml``; ``google.cloud.storage`` →
+``google-cloud-storage``), and only the well-known mismatches no rule can guess
+come from ``UNINSTALLED_ALIASES``.
 """
 
 from __future__ import annotations
@@ -18,18 +27,16 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
-# Import names whose distribution is named differently, for requirements that
-# are not installed here (installed ones are mapped by importlib.metadata).
-DISTRIBUTION_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "yaml": ("pyyaml",), "PIL": ("pillow",), "cv2": ("opencv-python", "opencv-python-headless"),
-    "sklearn": ("scikit-learn",), "bs4": ("beautifulsoup4",), "dateutil": ("python-dateutil",),
-    "dotenv": ("python-dotenv",), "jwt": ("pyjwt",), "attr": ("attrs",), "magic": ("python-magic",),
-    "docx": ("python-docx",), "pptx": ("python-pptx",), "Crypto": ("pycryptodome",),
-    "OpenSSL": ("pyopenssl",), "git": ("gitpython",), "serial": ("pyserial",),
+# Import names whose distribution no naming rule finds, for packages that are declared but
+# not installed here (installed ones are mapped by their metadata, never by this table).
+UNINSTALLED_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "PIL": ("pillow",), "cv2": ("opencv-python", "opencv-python-headless"),
+    "sklearn": ("scikit-learn",), "skimage": ("scikit-image",), "bs4": ("beautifulsoup4",),
+    "attr": ("attrs",), "git": ("gitpython",), "Crypto": ("pycryptodome",),
     "psycopg2": ("psycopg2-binary",), "MySQLdb": ("mysqlclient",), "win32com": ("pywin32",),
-    "google": ("protobuf", "google-cloud-storage", "google-api-python-client"),
-    "fitz": ("pymupdf",), "lxml": ("lxml",), "zmq": ("pyzmq",), "skimage": ("scikit-image",),
+    "fitz": ("pymupdf",), "dateutil": ("python-dateutil",), "jwt": ("pyjwt",),
 }
+DISTRIBUTION_ALIASES = UNINSTALLED_ALIASES  # the old name, kept for scripts that import it
 # Options of a requirements file that add no package (pip's own list, short and long forms).
 IGNORED_OPTIONS = frozenset({
     "-i", "--index-url", "--extra-index-url", "--no-index", "-f", "--find-links", "--pre",
@@ -279,20 +286,26 @@ def _name_from_url(line: str) -> str | None:
 class ImportContext:
     """What a flow can import beyond the standard library and the installed packages."""
 
-    local_names: frozenset[str] = frozenset()  # modules and packages in the flow folder
-    repo_names: frozenset[str] = frozenset()  # top-level modules at the repository root
-    requirements: frozenset[str] = frozenset()  # canonical names listed in requirements.txt
+    local_names: frozenset[str] = frozenset()  # modules and packages of the flow's own files
+    repo_names: frozenset[str] = frozenset()  # top-level modules of the repository
+    requirements: frozenset[str] = frozenset()  # canonical names the flow's requirements list
+    declared: frozenset[str] = frozenset()  # canonical names the repository declares
 
 
-def resolve(top: str, context: ImportContext) -> str:
-    """Where ``import top`` is satisfied: stdlib, local, requirements, installed, repository,
-    or missing."""
+def resolve(module: str, context: ImportContext) -> str:
+    """Where ``import module`` is satisfied: stdlib, local, requirements, declared,
+    installed, repository, or missing."""
+    top = module.partition(".")[0]
     if top in sys.stdlib_module_names or top in sys.builtin_module_names:
         return "stdlib"
     if top in context.local_names:
         return "local"
-    if context.requirements and _guessed_distributions(top) & context.requirements:
-        return "requirements"
+    if context.requirements or context.declared:
+        candidates = distributions_for(module)
+        if candidates & context.requirements:
+            return "requirements"
+        if candidates & context.declared:
+            return "declared"
     if is_installed(top):
         return "installed"
     if top in context.repo_names:
@@ -300,8 +313,20 @@ def resolve(top: str, context: ImportContext) -> str:
     return "missing"
 
 
-def _guessed_distributions(top: str) -> set[str]:
-    return {canonical(top), canonical(f"python-{top}"), *DISTRIBUTION_ALIASES.get(top, ())}
+@lru_cache(maxsize=4096)
+def distributions_for(module: str) -> frozenset[str]:
+    """Canonical names of the distributions that may provide ``module`` (dotted)."""
+    top = module.partition(".")[0]
+    installed = installed_distributions(top)
+    parts = module.split(".")
+    guesses = {canonical(top), canonical(f"python-{top}"), canonical(f"py{top}"),
+               *(canonical("-".join(parts[:end])) for end in range(2, len(parts) + 1))}
+    found = installed | guesses if installed else guesses | set(UNINSTALLED_ALIASES.get(top, ()))
+    return frozenset(found)
+
+
+def _guessed_distributions(top: str) -> frozenset[str]:
+    return distributions_for(top)
 
 
 @cache
@@ -356,4 +381,5 @@ def missing_from_image(top: str, context: ImportContext) -> bool:
     if _guessed_distributions(top) & prefect_closure():
         return False  # yaml, httpx, pydantic, ...: no need to map every installed module
     provided = installed_distributions(top)
-    return bool(provided) and not provided & (context.requirements | prefect_closure())
+    declared = context.requirements | context.declared | prefect_closure()
+    return bool(provided) and not provided & declared

@@ -1,4 +1,4 @@
-"""The ``flows`` collection: ``flows.discover`` and ``flows.validate``.
+"""The ``flows`` collection: ``flows.discover``, ``flows.validate`` and ``flows.import``.
 
 Thin wrappers over ``deploytasks.flows.commands``. Nothing here imports prefect,
 rich or docker at module level: every TAB press of shell completion loads it.
@@ -12,7 +12,8 @@ from invoke.tasks import task
 
 from deploytasks import taskrun
 
-FLOW_HELP = "Check one flow: its folder name (rpa1), folder path, or flow file path."
+FLOW_HELP = ("Check one flow: its key (folder name, file stem or entrypoint name), flow name, "
+             "flow file, folder or entrypoint (path/file.py:function).")
 VERBOSE_HELP = "Also show each flow's parameters, files, description and warnings."
 JSON_HELP = "Print one JSON document instead of text."
 ENV_HELP = "Environment whose configuration applies (default DEPLOYMENT_ENV or development)."
@@ -46,9 +47,22 @@ def validate(c: Context, flow: str = "", verbose: bool = False, json: bool = Fal
     ), json=json, verbose=verbose)
 
 
+@task(name="import", help={
+    "from": "The prefect.yaml to import (default prefect.yaml).",
+    "write": "Merge the settings into config/deployment-config.yaml (default: a dry run).",
+    "json": JSON_HELP, "env": ENV_HELP}, auto_shortflags=False)
+def import_(c: Context, from_: str = "prefect.yaml", write: bool = False, json: bool = False,
+            env: str = "") -> None:
+    """Import the deployments of a prefect.yaml into the configuration (dry run by default)."""
+    from deploytasks.migrate import commands
+
+    taskrun.run(lambda out: commands.import_command(
+        out, source=from_, write=write, json=json, env=env or None), json=json)
+
+
 def collection() -> Collection:
     """The ``flows`` collection."""
-    return Collection("flows", discover, validate)
+    return Collection("flows", discover, validate, import_)
 
 
 ns = collection()

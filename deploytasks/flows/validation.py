@@ -1,40 +1,41 @@
 """Check each discovered flow for what would break it at build or run time.
 
 Four checks, each returning findings with a file, a line and what to do:
-Python dependencies (every import resolvable), the Dockerfile (when the flow
-is deployed as a container), and its env files (syntax and required keys —
-values are never kept, so no output can show them). Everything is read, never
-run; one flow's problems never change another flow's result.
+Python dependencies (every import resolvable: ``dependency_checks``), the
+Dockerfile (when the flow is deployed as a container: its own, or the repository's
+shared one), and its env files (syntax and required keys — values are never kept,
+so no output can show them). Everything is read, never run; one flow's problems
+never change another flow's result.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from deploytasks.flows import imports
+from deploytasks.flows.dependency_checks import (
+    MAX_MODULES,
+    Repository,
+    check_dependencies,
+    module_files,
+)
 from deploytasks.flows.discovery import (
     CONFIG_HINT,
     Finding,
     FlowSpec,
-    ImportRef,
-    Listing,
-    is_dir,
-    list_folder,
+    collector_paused,
     parallel_map,
-    parse_python,
     read_text,
-    relative,
-    skipped_dir,
-    unsafe_path,
 )
 
+__all__ = ["MAX_MODULES", "Repository", "ValidationOptions", "check_dependencies",
+           "check_docker", "check_dockerfile", "check_env_files", "flow_findings",
+           "module_files", "parse_env_keys", "validate", "validate_flow"]
+
 DEFAULT_KINDS = ("python", "docker")
-MAX_MODULES = 500  # per flow folder; vendored trees beyond this are not worth reading
 
 
 @dataclass(frozen=True)
@@ -55,31 +56,32 @@ def validate(
 ) -> list[FlowSpec]:
     """Every spec with its validation findings added."""
     options = options or ValidationOptions()
-    repo_names = _module_names(list_folder(root))
-    check = partial(flow_findings, root, options=options, repo_names=repo_names)
+    check = partial(flow_findings, root, options=options, repo=Repository.read(root))
     specs = list(specs)
-    return [spec.with_findings(found) for spec, found in zip(specs, parallel_map(check, specs),
-                                                               strict=True)]
+    with collector_paused():
+        found = parallel_map(check, specs)
+    return [spec.with_findings(more) for spec, more in zip(specs, found, strict=True)]
 
 
 def validate_flow(
-    root: Path, spec: FlowSpec, options: ValidationOptions, repo_names: frozenset[str] = frozenset()
+    root: Path, spec: FlowSpec, options: ValidationOptions, repo: Repository | None = None
 ) -> FlowSpec:
     """One flow with its validation findings added."""
-    return spec.with_findings(flow_findings(root, spec, options, repo_names))
+    return spec.with_findings(flow_findings(root, spec, options, repo))
 
 
 def flow_findings(
-    root: Path, spec: FlowSpec, options: ValidationOptions, repo_names: frozenset[str] = frozenset()
+    root: Path, spec: FlowSpec, options: ValidationOptions, repo: Repository | None = None
 ) -> list[Finding]:
     """One flow's dependency, Docker and env-file findings. A bug in a check stays here."""
-    if spec.path == spec.directory:
+    if spec.path == spec.directory or not spec.path.endswith(".py"):
         return []  # no flow file (or an unsafe folder): discovery has said all there is
+    repo = repo or Repository.read(root)
     findings: list[Finding] = []
     kinds = _kinds(spec, options)
     for check in (
-        lambda: check_dependencies(root, spec, "docker" in kinds, repo_names),
-        lambda: check_docker(root, spec, kinds, spec.folder in options.explicit_kinds),
+        lambda: check_dependencies(root, spec, "docker" in kinds, repo),
+        lambda: check_docker(root, spec, kinds, spec.folder in options.explicit_kinds, repo),
         lambda: check_env_files(root, spec, options.required_env.get(spec.folder, ())),
     ):
         try:
@@ -97,186 +99,6 @@ def _kinds(spec: FlowSpec, options: ValidationOptions) -> tuple[str, ...]:
     if spec.folder in options.kinds:
         return tuple(options.kinds[spec.folder])
     return DEFAULT_KINDS if spec.files.dockerfile else ("python",)
-
-
-# --- Python dependencies -------------------------------------------------------------------
-
-
-def check_dependencies(
-    root: Path, spec: FlowSpec, docker: bool, repo_names: frozenset[str] = frozenset()
-) -> list[Finding]:
-    """Every import of the flow's own files resolves; under Docker, also inside the image."""
-    folder = root / spec.directory
-    names, findings = _requirements(root, spec.files.requirements)
-    context = imports.ImportContext(
-        local_names=_module_names(list_folder(folder)),
-        repo_names=repo_names, requirements=frozenset(names),
-    )
-    image_check = docker and spec.files.dockerfile is not None and spec.files.requirements
-    modules, walk_findings = module_files(root, folder)
-    findings += walk_findings
-    if spec.function and root / spec.path not in modules:
-        modules.insert(0, root / spec.path)
-    for path in modules:
-        rel = relative(path, root)
-        refs = list(spec.imports) if rel == spec.path else _parse_imports(root, path, findings)
-        findings += _import_findings(rel, path, folder, refs, context, spec, bool(image_check))
-    return findings
-
-
-def _parse_imports(root: Path, path: Path, findings: list[Finding]) -> list[ImportRef]:
-    tree, problem = parse_python(path, root)
-    if problem:
-        findings.append(problem)
-    return imports.collect_imports(tree) if tree else []
-
-
-def _import_findings(
-    rel: str, path: Path, folder: Path, refs: list[ImportRef], context: imports.ImportContext,
-    spec: FlowSpec, image_check: bool,
-) -> list[Finding]:
-    findings: list[Finding] = []
-    seen: set[str] = set()
-    for ref in refs:
-        if ref.level:
-            findings += _relative_import(rel, path, folder, ref)
-            continue
-        if ref.top in seen:
-            continue
-        seen.add(ref.top)
-        where = imports.resolve(ref.top, context)
-        if where == "missing":
-            findings.append(_missing_import(rel, ref, spec))
-        elif where == "installed" and image_check and imports.missing_from_image(ref.top, context):
-            findings.append(Finding.warning(
-                rel, ref.line, f"{ref.top} is installed here but not listed in "
-                f"{spec.files.requirements}, so the Docker image may lack it",
-                f"add {_distributions(ref.top)} to {spec.files.requirements}",
-            ))
-    return findings
-
-
-def _distributions(top: str) -> str:
-    return " or ".join(sorted(imports.installed_distributions(top))) or top
-
-
-def _missing_import(rel: str, ref: ImportRef, spec: FlowSpec) -> Finding:
-    requirements = spec.files.requirements or f"{spec.directory}/requirements.txt"
-    message = (f"imports {ref.top}, which is not in the standard library, the flow folder, "
-               f"{requirements} or the installed packages")
-    if ref.optional:
-        return Finding.warning(rel, ref.line, f"optional import: {message}",
-                               f"add it to {requirements} if the flow should use it")
-    verb = "add" if spec.files.requirements else "create"
-    return Finding.error(rel, ref.line, message,
-                         f"{verb} {requirements} listing the distribution that provides {ref.top}")
-
-
-def _relative_import(rel: str, path: Path, folder: Path, ref: ImportRef) -> list[Finding]:
-    """``from .x import y`` must find ``x`` beside the importing file (or its parents)."""
-    base = path.parent
-    for _ in range(ref.level - 1):
-        base = base.parent
-    targets = [ref.module.partition(".")[0]] if ref.module else list(ref.names)
-    if not ref.module and (base / "__init__.py").is_file():
-        return []  # the names may be attributes of the package
-    missing = [t for t in targets if t != "*" and not (
-        (base / f"{t}.py").is_file() or (base / t).is_dir())]
-    if not missing or not base.is_relative_to(folder.parent):
-        return []
-    dots = "." * ref.level
-    return [Finding.error(
-        rel, ref.line, f"relative import from {dots}{ref.module} finds no module "
-        f"{', '.join(missing)} in {base.name}/", "create the module, or fix the import",
-    )]
-
-
-def _module_names(listing: Listing) -> frozenset[str]:
-    """Top-level importable names in a folder: ``x.py`` files and sub-folders."""
-    stems = {name[:-3] for name in listing.files if name.endswith(".py")}
-    return frozenset(stems | {name for name in listing.dirs if name.isidentifier()})
-
-
-def module_files(root: Path, folder: Path) -> tuple[list[Path], list[Finding]]:
-    """The flow folder's ``.py`` files, recursively; safe against symlink loops and escapes."""
-    found: list[Path] = []
-    findings: list[Finding] = []
-    seen: set[tuple[int, int]] = set()
-    stack = [folder]
-    while stack and len(found) <= MAX_MODULES:
-        current = stack.pop()
-        try:
-            info = os.stat(current)
-        except OSError:
-            continue
-        if (info.st_dev, info.st_ino) in seen:
-            continue
-        seen.add((info.st_dev, info.st_ino))
-        stack += _scan_modules(root, current, found, findings)
-    if len(found) > MAX_MODULES:
-        findings.append(Finding.warning(
-            relative(folder, root), None, f"more than {MAX_MODULES} Python files; the rest "
-            "are not checked", "exclude vendored code from the flow folder",
-        ))
-        found = sorted(found)[:MAX_MODULES]
-    return sorted(found), findings
-
-
-def _scan_modules(
-    root: Path, current: Path, found: list[Path], findings: list[Finding]
-) -> list[Path]:
-    subfolders: list[Path] = []
-    try:
-        entries = list(os.scandir(current))
-    except OSError:
-        return []
-    for entry in entries:
-        path = Path(entry.path)
-        unsafe = unsafe_path(path, root) if entry.is_symlink() else None
-        if unsafe:
-            findings.append(Finding.warning(relative(path, root), None, *unsafe))
-        elif is_dir(entry):
-            subfolders += [] if skipped_dir(entry) else [path]
-        elif entry.name.endswith(".py"):
-            found.append(path)
-    return subfolders
-
-
-def _requirements(root: Path, rel: str | None) -> tuple[set[str], list[Finding]]:
-    """Canonical names a requirements file lists, following ``-r`` inside the repository."""
-    names: set[str] = set()
-    findings: list[Finding] = []
-    pending: list[Path] = [root / rel] if rel else []
-    seen: set[str] = set()
-    while pending:
-        path = pending.pop()
-        key = os.path.realpath(path) if seen else os.fspath(path)  # realpath only for -r files
-        if key in seen:
-            continue
-        seen.add(key)
-        text, problem = _read_inside(path, root) if len(seen) > 1 else read_text(path, root)
-        if text is None:
-            findings += [problem] if problem else []
-            continue
-        parsed = imports.parse_requirements(text)
-        names |= parsed.names
-        file = relative(path, root)
-        findings += [Finding(p.severity, file, p.line, p.message, p.hint) for p in parsed.problems]
-        pending += [Path(os.path.normpath(path.parent / include))
-                    for _, include in parsed.includes]
-    return names, findings
-
-
-def _read_inside(path: Path, root: Path) -> tuple[str | None, Finding | None]:
-    """``read_text`` for a path that came from a file's content (``-r ../x.txt``)."""
-    if not path.is_relative_to(root):
-        return None, Finding.error(str(path), None, f"{path} is outside the repository",
-                                   "keep included requirements files inside the repository")
-    if not path.is_file():
-        rel = relative(path, root)
-        return None, Finding.error(rel, None, f"{rel} (included with -r) does not exist",
-                                   "fix the -r path; it is relative to the including file")
-    return read_text(path, root)
 
 
 # --- Dockerfile ----------------------------------------------------------------------------
@@ -313,30 +135,50 @@ class Stage:
 
 
 def check_docker(
-    root: Path, spec: FlowSpec, kinds: Sequence[str], explicit: bool = False
+    root: Path, spec: FlowSpec, kinds: Sequence[str], explicit: bool = False,
+    repo: Repository | None = None,
 ) -> list[Finding]:
     """A container flow needs a well-formed Dockerfile with a pinned base, non-root user, code.
 
-    Without a Dockerfile, docker deployment is an error when configured for this flow, and
-    a warning when it only comes from the defaults.
+    Without a Dockerfile (its own or the repository's shared one), docker deployment is
+    an error when configured for this flow, and a warning when it only comes from the
+    defaults. A shared Dockerfile builds with the whole repository as its context, so
+    the repository should have a ``.dockerignore``.
     """
     if "docker" not in kinds:
         return []
     if not spec.files.dockerfile:
         return [_no_dockerfile(spec, explicit)]
-    text, problem = read_text(root / spec.files.dockerfile, root)
-    if text is None:
-        return [problem] if problem else []
-    return check_dockerfile(text, spec.files.dockerfile)
+    rel = spec.files.dockerfile
+    cache = repo.dockerfiles if repo is not None else {}
+    if rel not in cache:
+        text, problem = read_text(root / rel, root)
+        cache[rel] = check_dockerfile(text, rel) if text is not None else \
+            ([problem] if problem else [])
+    findings = list(cache[rel])
+    if spec.files.shared_dockerfile and not spec.files.dockerignore:
+        findings.append(Finding.warning(
+            rel, None, f"{rel} builds with the whole repository as its context, and the "
+            "repository has no .dockerignore: .git, virtualenvs and secrets would be sent "
+            "to the builder", "add a .dockerignore at the repository root (e.g. .git, .venv, "
+            ".env, **/__pycache__)",
+        ))
+    return findings
 
 
 def _no_dockerfile(spec: FlowSpec, explicit: bool) -> Finding:
     how = "configured" if explicit else "deployed by default"
+    if spec.layout == "folders":
+        where, missing = spec.directory, "the folder has no Dockerfile"
+        first = f"add {spec.directory}/Dockerfile, or "
+    else:
+        where, missing = spec.path, "the repository has no shared Dockerfile"
+        first = ""
     return Finding(
-        "error" if explicit else "warning", spec.directory, None,
-        f"{how} as a docker deployment, but the folder has no Dockerfile",
-        f"add {spec.directory}/Dockerfile, or set flows.{spec.folder}.kinds: [python] "
-        f"in {CONFIG_HINT}",
+        "error" if explicit else "warning", where, None,
+        f"{how} as a docker deployment, but {missing}",
+        f"{first}add a shared Dockerfile at the repository root (or set docker.dockerfile), "
+        f"or set flows.{spec.folder}.kinds: [python] in {CONFIG_HINT}",
     )
 
 

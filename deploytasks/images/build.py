@@ -10,9 +10,10 @@ others built.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from deploytasks.errors import DeployTasksError
 from deploytasks.images.content import ContentDigest, InvalidReference, content_digest
@@ -35,6 +36,36 @@ LABEL_FLOW = "org.deploytasks.flow"
 LABEL_CONTENT = "org.deploytasks.content"
 
 
+@dataclass
+class SharedBuilds:
+    """One run's memory of content digests, and a lock per digest.
+
+    Flows built from the repository's shared Dockerfile have the same inputs: the
+    repository is hashed once, the first flow builds the image and the others wait for
+    it and reuse it (a tag, no build).
+    """
+
+    digests: dict[tuple[object, ...], ContentDigest] = field(default_factory=dict)
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    guard: threading.Lock = field(default_factory=threading.Lock)
+    built: set[str] = field(default_factory=set)  # content built in this run
+
+    def digest(self, key: tuple[object, ...], compute: Callable[[], ContentDigest]
+               ) -> ContentDigest:
+        """The digest of ``key``, computed by the first caller only."""
+        with self.guard:
+            lock = self.locks.setdefault(repr(key), threading.Lock())
+        with lock:
+            if key not in self.digests:
+                self.digests[key] = compute()
+            return self.digests[key]
+
+    def lock(self, sha256: str) -> threading.Lock:
+        """The lock that serialises builds of the same content."""
+        with self.guard:
+            return self.locks.setdefault(sha256, threading.Lock())
+
+
 @dataclass(frozen=True)
 class BuildJob:
     """Everything one image build needs besides the engine."""
@@ -44,13 +75,15 @@ class BuildJob:
     base_image_id: str
     manifest: Manifest
     reporter: Reporter
+    shared: SharedBuilds = field(default_factory=SharedBuilds)
 
 
 def build_images(engine: Engine, options: ImageOptions, targets: Sequence[ImageTarget],
                  manifest: Manifest, reporter: Reporter) -> list[ImageResult]:
     """Build (or reuse) the image of every target; one result per target, in order."""
     base_id = base_image_id(engine, options.base_image)
-    jobs = [BuildJob(t, options, base_id, manifest, reporter) for t in targets]
+    shared = SharedBuilds()
+    jobs = [BuildJob(t, options, base_id, manifest, reporter, shared) for t in targets]
     for job in jobs:
         reporter.state(job.target.flow, "queued")
     return run_parallel(jobs, lambda job: build_one(engine, job), options.parallelism)
@@ -80,21 +113,12 @@ def build_one(engine: Engine, job: BuildJob) -> ImageResult:
         name = job.options.name(flow)
         image = name.ref
         job.reporter.state(flow, "hashing")
-        args = job.options.args_for(flow)
-        digest = content_digest(job.target.folder, args, dockerfile=job.target.dockerfile,
-                                base_image_id=job.base_image_id)
+        args = job.options.args_for(flow, shared=job.target.shared)
+        digest = _digest(job, args)
         warnings = _secret_warnings(job, digest)
         content_ref = name.with_tag(digest.tag)
-        image_id = None if job.options.no_cache else _existing(engine, content_ref, digest)
-        if image_id is not None:
-            engine.tag(image_id, content_ref)
-            engine.tag(image_id, image)
-            status = "reused"
-        else:
-            job.reporter.state(flow, "building")
-            image_id = engine.build(_request(job, args, digest, [content_ref, image]),
-                                    lambda line: job.reporter.log(flow, line))
-            status = "built"
+        with job.shared.lock(digest.sha256):
+            image_id, status = _build_or_reuse(engine, job, args, digest, [content_ref, image])
     except InvalidReference as error:
         return failed(flow, image, ImageFailure(str(error), hint=_rename_hint(flow)), started,
                       job.reporter)
@@ -111,6 +135,37 @@ def build_one(engine: Engine, job: BuildJob) -> ImageResult:
     return ImageResult(flow, image, status, seconds, content_ref, image_id, warnings=warnings)
 
 
+def _digest(job: BuildJob, args: dict[str, str]) -> ContentDigest:
+    target = job.target
+    key = (str(target.folder), target.dockerfile, tuple(sorted(args.items())),
+           job.base_image_id, target.exclude)
+    return job.shared.digest(key, lambda: content_digest(
+        target.folder, args, dockerfile=target.dockerfile, base_image_id=job.base_image_id,
+        exclude=target.exclude))
+
+
+def _build_or_reuse(engine: Engine, job: BuildJob, args: dict[str, str], digest: ContentDigest,
+                    tags: list[str]) -> tuple[str, str]:
+    """Tag the image of this content when the engine has it, else build it: (id, status).
+
+    Under ``--no-cache`` the first flow of a content builds, and flows sharing that
+    content reuse what it built in this run."""
+    flow = job.target.flow
+    content_ref, image = tags
+    image_id = None
+    if not job.options.no_cache or digest.sha256 in job.shared.built:
+        image_id = _existing(engine, content_ref, digest)
+    if image_id is not None:
+        engine.tag(image_id, content_ref)
+        engine.tag(image_id, image)
+        return image_id, "reused"
+    job.reporter.state(flow, "building")
+    image_id = engine.build(_request(job, args, digest, tags),
+                            lambda line: job.reporter.log(flow, line))
+    job.shared.built.add(digest.sha256)
+    return image_id, "built"
+
+
 def _existing(engine: Engine, content_ref: str, digest: ContentDigest) -> str | None:
     """An image with this content: by content tag, else by label (built for another registry)."""
     return engine.image_id(content_ref) or engine.find_labelled(LABEL_CONTENT, digest.sha256)
@@ -119,7 +174,8 @@ def _existing(engine: Engine, content_ref: str, digest: ContentDigest) -> str | 
 def _request(job: BuildJob, args: dict[str, str], digest: ContentDigest,
              tags: list[str]) -> BuildRequest:
     folder = job.target.folder
-    entries = context_entries(folder, load_patterns(folder), job.target.dockerfile)
+    patterns = [*job.target.exclude, *load_patterns(folder)]
+    entries = context_entries(folder, patterns, job.target.dockerfile)
     return BuildRequest(folder, [e.path for e in entries], tags, args,
                         {LABEL_FLOW: job.target.flow, LABEL_CONTENT: digest.sha256},
                         job.target.dockerfile, use_cache=not job.options.no_cache)

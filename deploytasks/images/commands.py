@@ -11,23 +11,32 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deploytasks.console import Output
 from deploytasks.console import images as view
 from deploytasks.errors import Interrupted
 from deploytasks.images.manifest import Manifest
 from deploytasks.images.results import ImageResult, Reporter, exit_code
-from deploytasks.images.targets import ImageOptions, ImageTarget, find_targets, split_names
+from deploytasks.images.targets import ImageOptions, ImageTarget, flow_targets, split_names
+
+if TYPE_CHECKING:
+    from deploytasks.config import ResolvedConfig
 
 
 def load_options(env: str | None, registry: str | None, root: Path | None = None
                  ) -> ImageOptions:
     """The image settings of ``env``, with ``--registry`` on top."""
+    return ImageOptions.from_config(load_config(env, registry, root))
+
+
+def load_config(env: str | None, registry: str | None, root: Path | None = None
+                ) -> ResolvedConfig:
+    """The configuration of ``env``, with ``--registry`` on top."""
     from deploytasks.config import ConfigurationManager
 
     overrides = {"docker.registry": registry} if registry is not None else {}
-    cfg = ConfigurationManager(root=root).load(env=env, overrides=overrides)
-    return ImageOptions.from_config(cfg)
+    return ConfigurationManager(root=root).load(env=env, overrides=overrides)
 
 
 def build(out: Output, *, env: str | None = None, registry: str | None = None,
@@ -36,8 +45,9 @@ def build(out: Output, *, env: str | None = None, registry: str | None = None,
     from deploytasks.images import docker_api
     from deploytasks.images.build import build_images
 
-    options = replace(load_options(env, registry, root), no_cache=no_cache)
-    targets = _targets(options, flow)
+    cfg = load_config(env, registry, root)
+    options = replace(ImageOptions.from_config(cfg), no_cache=no_cache)
+    targets = _targets(cfg, flow)
     engine = docker_api.connect()
     work = partial(build_images, engine, options, targets, Manifest.load(options.root))
     return _run_images(out, "build", targets, work, {"builder": engine.builder()})
@@ -48,9 +58,10 @@ def push(out: Output, *, env: str | None = None, registry: str | None = None,
     """Push the images of the selected flows to the registry; the exit code."""
     from deploytasks.images.transfer import push_images, session
 
-    options = load_options(env, registry, root)
+    cfg = load_config(env, registry, root)
+    options = ImageOptions.from_config(cfg)
     options.require_registry()
-    targets = _targets(options, flow)
+    targets = _targets(cfg, flow)
     with session(options) as engine:
         work = partial(push_images, engine, options, targets, Manifest.load(options.root))
         return _run_images(out, "push", targets, work, {"registry": options.registry})
@@ -61,9 +72,10 @@ def pull(out: Output, *, env: str | None = None, registry: str | None = None,
     """Pull the images of the selected flows from the registry; the exit code."""
     from deploytasks.images.transfer import pull_images, session
 
-    options = load_options(env, registry, root)
+    cfg = load_config(env, registry, root)
+    options = ImageOptions.from_config(cfg)
     options.require_registry()
-    targets = _targets(options, flow)
+    targets = _targets(cfg, flow)
     with session(options) as engine:
         work = partial(pull_images, engine, options, targets, Manifest.load(options.root))
         return _run_images(out, "pull", targets, work, {"registry": options.registry})
@@ -87,8 +99,8 @@ def base(out: Output, *, tag: str | None = None, force: bool = False,
     return 0
 
 
-def _targets(options: ImageOptions, flow: str | None) -> list[ImageTarget]:
-    return find_targets(options.root, options.flows_dir, split_names(flow))
+def _targets(cfg: ResolvedConfig, flow: str | None) -> list[ImageTarget]:
+    return flow_targets(cfg, split_names(flow))
 
 
 def _run_images(out: Output, action: str, targets: Sequence[ImageTarget],
@@ -96,7 +108,7 @@ def _run_images(out: Output, action: str, targets: Sequence[ImageTarget],
                 extra: dict[str, str]) -> int:
     started = time.monotonic()
     if not targets:
-        out.line(f"{action}: no flow folder has a Dockerfile", markup=False)
+        out.line(f"{action}: no flow has a Dockerfile (its own or a shared one)", markup=False)
     with view.ProgressView(out, [t.flow for t in targets]) as progress:
         try:
             results = work(progress)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -118,9 +118,11 @@ def split_domain(repository: str) -> tuple[str, str, str]:
 
 
 def content_digest(context: Path, build_args: Mapping[str, str], *, dockerfile: str = "Dockerfile",
-                   base_image_id: str | None = None) -> ContentDigest:
-    """Hash everything that goes into the image built from ``context``."""
-    entries = context_entries(context, load_patterns(context), dockerfile)
+                   base_image_id: str | None = None,
+                   exclude: Sequence[str] = ()) -> ContentDigest:
+    """Hash everything that goes into the image built from ``context`` (``exclude``: more
+    patterns left out before the .dockerignore's, as the build leaves them out too)."""
+    entries = context_entries(context, [*exclude, *load_patterns(context)], dockerfile)
     digest = hashlib.sha256()
     digest.update(f"{HASH_VERSION}\ndockerfile {dockerfile}\n".encode())
     for entry in entries:

@@ -1,8 +1,10 @@
 """Which flows have an image, and the settings every image command shares.
 
-A flow folder "has an image" when it holds a ``Dockerfile``. ``find_targets``
-is the one place that decides it, so flow discovery can replace the folder
-listing without touching build, push or pull.
+A flow "has an image" when its folder holds a ``Dockerfile``, or when it is
+deployed as a container and the repository has a shared Dockerfile (the root
+``Dockerfile``, or ``docker.dockerfile``), which builds with the whole repository as
+its context. ``flow_targets`` decides it from flow discovery, in every layout;
+``find_targets`` is the guide's layout alone (``flows/<name>/Dockerfile``).
 """
 
 from __future__ import annotations
@@ -13,23 +15,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deploytasks.errors import ConfigError, UsageError
+from deploytasks.errors import ConfigError, DeployTasksError, UsageError
 from deploytasks.images.content import ImageName, InvalidReference, image_name, validate_tag
 
 if TYPE_CHECKING:
     from deploytasks.config import ResolvedConfig
+    from deploytasks.flows.discovery import FlowSpec
 
 DOCKERFILE = "Dockerfile"
 BUILD_ARG_PREFIX = "DOCKER_BUILD_ARG_"
 
 
+# Never image inputs, and rewritten by every run: left out of a repository-wide context.
+OWN_STATE = ("build", ".deploytasks")
+
+
 @dataclass(frozen=True)
 class ImageTarget:
-    """A flow folder with a Dockerfile."""
+    """A flow key with a Dockerfile: its build context and the Dockerfile inside it."""
 
     flow: str
-    folder: Path
-    dockerfile: str = DOCKERFILE
+    folder: Path  # the build context
+    dockerfile: str = DOCKERFILE  # relative to the context
+    shared: bool = False  # the repository's shared Dockerfile, the repository as context
+
+    @property
+    def exclude(self) -> tuple[str, ...]:
+        """Patterns left out of the context besides its .dockerignore (deploytasks' own state
+        when the context is the repository)."""
+        return OWN_STATE if self.shared else ()
 
 
 @dataclass(frozen=True)
@@ -85,11 +99,13 @@ class ImageOptions:
                              hint="pass --registry, REGISTRY=… to make, or set DOCKER_REGISTRY")
         return self.registry_host()
 
-    def args_for(self, flow: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    def args_for(self, flow: str, environ: Mapping[str, str] | None = None, *,
+                 shared: bool = False) -> dict[str, str]:
         """Build args: configuration, then ``DOCKER_BUILD_ARG_<NAME>``, then BASE_IMAGE/FLOW_NAME.
 
         BASE_IMAGE and FLOW_NAME are always set last: the content tag and the
-        Dockerfile contract depend on them.
+        Dockerfile contract depend on them. A shared Dockerfile gets no FLOW_NAME: its
+        image holds the whole repository, the same for every flow, so it is built once.
         """
         env = os.environ if environ is None else environ
         args = dict(self.build_args)
@@ -97,7 +113,10 @@ class ImageOptions:
             if key.startswith(BUILD_ARG_PREFIX) and key != BUILD_ARG_PREFIX:
                 args[key.removeprefix(BUILD_ARG_PREFIX)] = value
         args["BASE_IMAGE"] = self.base_image
-        args["FLOW_NAME"] = flow
+        if shared:
+            args.pop("FLOW_NAME", None)
+        else:
+            args["FLOW_NAME"] = flow
         return args
 
 
@@ -118,6 +137,43 @@ def find_targets(root: Path, flows_dir: str, only: Sequence[str] = ()) -> list[I
         raise UsageError(f"no Dockerfile for flow '{unknown[0]}' under {flows_dir}/",
                          where="--flow", hint=f"flows with an image: {listed}")
     return [known[name] for name in dict.fromkeys(only)]
+
+
+def flow_targets(cfg: ResolvedConfig, only: Sequence[str] = ()) -> list[ImageTarget]:
+    """Every flow key with an image, in every layout; ``only`` narrows to the named flows
+    (keys, flow names, files or entrypoints), and a named flow without one is a usage error."""
+    from deploytasks.flows.commands import discovery_options
+    from deploytasks.flows.discovery import discover, select_flows
+
+    specs = discover(cfg.root, discovery_options(cfg))
+    targets = {t.flow: t for spec in specs if (t := _target(cfg, spec)) is not None}
+    if not only:
+        return list(targets.values())
+    chosen: dict[str, ImageTarget] = {}
+    for name in only:
+        keys = [spec.folder for spec in select_flows(cfg.root, specs, name)]
+        if not keys or not all(key in targets for key in keys):
+            listed = ", ".join(targets) or "none"
+            raise UsageError(f"no Dockerfile for flow '{name}' (neither its own nor a shared one)",
+                             where="--flow", hint=f"flows with an image: {listed}")
+        chosen.update({key: targets[key] for key in keys})
+    return list(chosen.values())
+
+
+def _target(cfg: ResolvedConfig, spec: FlowSpec) -> ImageTarget | None:
+    files = spec.files
+    if not files.dockerfile or files.context is None:
+        return None
+    if not files.shared_dockerfile:
+        return ImageTarget(spec.folder, cfg.root / files.context,
+                           files.dockerfile.rsplit("/", 1)[-1])
+    try:
+        kinds = cfg.flow_settings(spec.folder).kinds
+    except DeployTasksError:
+        kinds = ["docker"]  # the configuration error is reported where it is used
+    if "docker" not in kinds:
+        return None  # a Python-only flow needs no image of the shared Dockerfile
+    return ImageTarget(spec.folder, cfg.root, files.dockerfile, shared=True)
 
 
 def split_names(value: str | None) -> list[str]:

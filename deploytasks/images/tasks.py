@@ -12,7 +12,7 @@ from deploytasks.taskrun import run
 
 ENV_HELP = "environment name, short name or alias (default: DEPLOYMENT_ENV or development)"
 REGISTRY_HELP = "registry host[:port][/path] (default: DOCKER_REGISTRY; empty = local only)"
-FLOW_HELP = "only these flows (folder names, comma-separated)"
+FLOW_HELP = "only these flows (keys, flow names or files, comma-separated)"
 JSON_HELP = "print one JSON document on stdout instead of text"
 VERBOSE_HELP = "stream the build / registry log"
 

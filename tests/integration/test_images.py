@@ -434,3 +434,41 @@ def test_engine_unreachable_exits_3_with_one_line(tmp_path: Path, nonce: str) ->
         "error: Docker engine not reachable at tcp://127.0.0.1:1 — start Docker "
         "(dockerd / systemctl start docker) or set DOCKER_HOST"]
     assert done.stdout == ""
+
+
+# ---- the shared Dockerfile -----------------------------------------------------------------------
+
+MONOREPO = PROJECT_ROOT / "tests" / "resources" / "repos" / "monorepo"
+
+
+def test_flows_without_their_own_dockerfile_share_one_image_built_once(
+        tmp_path: Path, base_image: str, nonce: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The monorepo's root Dockerfile builds every flow's image with the repository as
+    context: one build for all, .dockerignore honoured, deploytasks' own state left out,
+    and the content tag moves exactly when a file that goes in changes."""
+    root = tmp_path / "mono"
+    shutil.copytree(MONOREPO, root)
+    config = root / "config" / "deployment-config.yaml"
+    config.write_text(config.read_text().replace("kinds: [python]", "kinds: [python, docker]"))
+    (root / "session-nonce.txt").write_text(nonce + "\n")
+    (root / ".env").write_text("SECRET=not-in-the-image\n")  # .dockerignore'd
+    first = call("build", root, capsys)
+    assert first.code == 0, first.err
+    statuses = first.status()
+    assert set(statuses) == {"marketing", "sales", "report", "metrics-refresh"}
+    assert sorted(statuses.values()) == ["built", "reused", "reused", "reused"]
+    images = first.doc["images"]
+    assert len({image["image_id"] for image in images}) == 1
+    assert len({image["content_image"].rsplit(":", 1)[1] for image in images}) == 1
+    listing = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "sh", images[0]["image_id"], "-c",
+         "cd /opt/prefect && ls -a && ls src/analytics pipelines/sales"],
+        capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert {"report.py", "flows.py", "pyproject.toml", "Dockerfile"} <= set(listing)
+    assert ".env" not in listing and "build" not in listing  # ignored; our own state
+    again = call("build", root, capsys)
+    assert set(again.status().values()) == {"reused"}
+    (root / "pipelines" / "sales" / "transform.py").write_text("# changed\n")
+    changed = call("build", root, capsys)
+    assert sorted(changed.status().values()) == ["built", "reused", "reused", "reused"]
+    assert changed.image("sales")["content_image"] != first.image("sales")["content_image"]

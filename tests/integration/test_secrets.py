@@ -60,6 +60,18 @@ ARG FLOW_NAME
 COPY workflow.py /opt/prefect/flows/{flow}/workflow.py
 USER 10001
 """
+# What flows.import reads: secrets by reference only, as a prefect.yaml should hold them.
+PREFECT_YAML = """\
+deployments:
+  - name: rpa1-nightly
+    entrypoint: flows/rpa1/workflow.py:rpa1_processing_flow
+    work_pool:
+      name: python-pool
+      job_variables:
+        env:
+          RPA1_API_TOKEN: "{{ $RPA1_API_TOKEN }}"
+          PREFECT_API_KEY: "{{ prefect.blocks.secret.api-key }}"
+"""
 # Tasks not run here, and why. Every other task of `invoke --list` must be run.
 NOT_RUN = {
     "quickstart": "starts the embedded server on port 4200 and deploys: env.* and deploy.* "
@@ -158,6 +170,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any,
     shutil.copy2(REPO_ROOT / "Makefile", root / "Makefile")
     ns = isolate_repo(root)
     write_env_files(root, found)
+    (root / "prefect.yaml").write_text(PREFECT_YAML, encoding="utf-8")
     try:
         with private_namespace("secrets") as docker_namespace:
             yield World(root, ns, prefect_server.api_url, registry, found, docker_namespace)
@@ -236,6 +249,7 @@ SEQUENTIAL = [
 CONCURRENT = [
     ("flows.discover", ("--verbose",), BOTH),
     ("flows.validate", ("--verbose",), BOTH),
+    ("flows.import", ("--from", "prefect.yaml"), BOTH),
     ("env.show", ("--env", "dev"), BOTH),
     ("env.status", (), BOTH),
     ("deploy.build", ("--env", "dev", "--verbose"), BOTH),

@@ -202,9 +202,53 @@ def _promote_from_a_dirty_deploy(repo: Path) -> subprocess.CompletedProcess[str]
     return run(repo, "env.promote", "--allow-dirty", "--flow", "rpa1")
 
 
+def _no_prefect_yaml(repo: Path) -> subprocess.CompletedProcess[str]:
+    return run(repo, "flows.import", "--from", "nope/prefect.yaml")
+
+
+def _bad_prefect_yaml(repo: Path) -> subprocess.CompletedProcess[str]:
+    (repo / "prefect.yaml").write_text("deployments:\n  - name: [\n")
+    return run(repo, "flows.import")
+
+
+def _deployment_not_imported(repo: Path) -> subprocess.CompletedProcess[str]:
+    (repo / "prefect.yaml").write_text(
+        "deployments:\n  - name: ok\n    entrypoint: flows/rpa1/workflow.py:rpa1_processing_flow\n"
+        "  - name: broken\n    entrypoint: flows/nowhere.py:main\n")
+    return run(repo, "flows.import")
+
+
+def _missing_shared_dockerfile(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "  workdir: /opt/prefect\n",
+         "  workdir: /opt/prefect\n  dockerfile: docker/Dockerfile\n")
+    return run(repo, "flows.validate")
+
+
+def _missing_extra_folder(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "  exclude: []\n",
+         "  exclude: []\n  also:\n    - {flows_dir: scripts, layout: files}\n")
+    return run(repo, "flows.validate")
+
+
+def _name_clash(repo: Path) -> subprocess.CompletedProcess[str]:
+    two = ("from prefect import flow\n@flow\ndef b_c(): ...\n@flow\ndef d(): ...\n")
+    for folder, text in (("a", two), ("a-b_c", "from prefect import flow\n@flow\ndef x(): ...\n")):
+        (repo / "flows" / folder).mkdir()
+        (repo / "flows" / folder / "workflow.py").write_text(text)
+    edit(repo / "config" / "deployment-config.yaml", "\nflows:\n",
+         "\nflows:\n  a: {flow: [b_c, d], kinds: [python]}\n  a-b_c: {kinds: [python]}\n")
+    return run(repo, "deploy.build", "--flow", "a", "--flow", "a-b_c")
+
+
 FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "wait budget used up": (_wait_budget, 1, "beyond the run's waiting budget"),
     "unreadable profiles": (_unreadable_profiles, 2, "cannot read the Prefect profiles"),
+    "no prefect.yaml": (_no_prefect_yaml, 2, "no prefect.yaml at"),
+    "bad prefect.yaml": (_bad_prefect_yaml, 2, "invalid YAML"),
+    "deployment not imported": (_deployment_not_imported, 1, "not imported"),
+    "missing shared dockerfile": (_missing_shared_dockerfile, 2, "docker.dockerfile is"),
+    "missing extra folder": (_missing_extra_folder, 2, "flows directory 'scripts' not found"),
+    "name clash": (_name_clash, 1, "is also the name of"),
     "invalid yaml": (_invalid_yaml, 2, "invalid YAML"),
     "unknown key": (_unknown_key, 2, "unknown key 'wrok_pools'"),
     "wrong value": (_wrong_value, 2, "prefect.concurrency"),

@@ -200,9 +200,10 @@ def test_collection_shape() -> None:
     collection = tasks.collection()
     assert collection.name == "flows"
     contexts = {ctx.name: ctx for ctx in collection.to_contexts()}  # a bad help key raises here
-    assert set(contexts) == {"discover", "validate"}
-    for name, task_object in (("discover", tasks.discover), ("validate", tasks.validate)):
-        parameters = {p.replace("_", "-")
+    assert set(contexts) == {"discover", "validate", "import"}
+    for name, task_object in (("discover", tasks.discover), ("validate", tasks.validate),
+                              ("import", tasks.import_)):
+        parameters = {p.strip("_").replace("_", "-")
                       for p in inspect.signature(task_object.body).parameters} - {"c"}
         arguments = contexts[name].args
         assert set(arguments) == parameters
@@ -211,6 +212,7 @@ def test_collection_shape() -> None:
         first = (task_object.__doc__ or "").splitlines()[0]
         assert first.split()[0] == name.capitalize()  # imperative: it is the --list text
     assert {"--flow", "--verbose", "--json", "--strict", "--env"} <= set(contexts["validate"].flags)
+    assert {"--from", "--write", "--json", "--env"} == set(contexts["import"].flags)
 
 
 def test_importing_the_collection_stays_light() -> None:

@@ -177,7 +177,8 @@ def test_flow_taking_kwargs_keeps_every_parameter(repo_copy: Path) -> None:
     spec = build_spec(config, flow, "python", settings, None, SpecInputs(version="v1"),
                       {"cleanup"})
     assert spec.parameters == {"anything": 1, "cleanup": True}
-    assert (spec.name, spec.version, spec.description) == ("demo-python-dev", "v1", None)
+    # no description: "" (Prefect's client would send None as the text "None")
+    assert (spec.name, spec.version, spec.description) == ("demo-python-dev", "v1", "")
 
 
 def test_spec_is_the_same_for_the_same_inputs(repo_copy: Path) -> None:

@@ -374,6 +374,8 @@ def test_large_sibling_module_is_handled(tmp_path: Path) -> None:
 
 
 def test_many_modules_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validation, "MAX_MODULES", 3)
+    from deploytasks.flows import dependency_checks
+
+    monkeypatch.setattr(dependency_checks, "MAX_MODULES", 3)
     make_flow(tmp_path, "many", **{f"m{i}.py": "" for i in range(6)})
     assert "more than 3 Python files" in check(tmp_path)["many"].warnings[0].message

@@ -1,0 +1,133 @@
+"""A prefect.yaml project deployed two ways, one real server each, compared field by field.
+
+Server A: ``prefect --no-prompt deploy --all`` in the flat example repository (its
+work pool created first, as prefect deploy wants). Server B: ``invoke flows.import
+--from prefect.yaml --write``, then ``invoke deploy.python``. For every deployment of
+the prefect.yaml, the two servers must hold the same flow, entrypoint, parameters,
+parameter schema, description, tags, work pool and queue, job variables, schedules,
+concurrency limit, parameter enforcement and pull steps. The differences are the
+deliberate ones the README lists (names, our ownership tags, the version) and the
+settings the import reports as not carried (here ``version`` and ``paused``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.prefect_helpers import (
+    PROJECT_ROOT,
+    cli_env,
+    client,
+    new_private_server,
+    run_cli,
+)
+
+FLAT = PROJECT_ROOT / "tests" / "resources" / "repos" / "flat"
+PREFECT = str(Path(sys.executable).parent / "prefect")
+OURS = {"managed-by:deploytasks", "env:dev", "type:python"}
+
+
+def read_all(api_url: str) -> dict[str, dict[str, Any]]:
+    """Every deployment of the server as plain data, by name, with its flow's name."""
+    with client(api_url) as prefect:
+        flows = {flow.id: flow.name for flow in prefect.read_flows()}
+        found = {}
+        for deployment in prefect.read_deployments():
+            limit = deployment.global_concurrency_limit
+            found[deployment.name] = {
+                "flow": flows[deployment.flow_id],
+                "entrypoint": deployment.entrypoint,
+                "parameters": deployment.parameters,
+                "parameter_openapi_schema": deployment.parameter_openapi_schema,
+                "description": deployment.description,
+                "tags": sorted(deployment.tags),
+                "work_pool_name": deployment.work_pool_name,
+                "work_queue_name": deployment.work_queue_name,
+                "job_variables": deployment.job_variables,
+                "schedules": sorted(_schedule(s) for s in deployment.schedules),
+                "concurrency_limit": limit.limit if limit else None,
+                "enforce_parameter_schema": deployment.enforce_parameter_schema,
+                "pull_steps": deployment.pull_steps,
+                "paused": deployment.paused,
+                "version": deployment.version,
+            }
+    return found
+
+
+def _schedule(item: Any) -> tuple[str, str, str | None, bool]:
+    schedule = item.schedule
+    for kind in ("cron", "interval", "rrule"):
+        value = getattr(schedule, kind, None)
+        if value is not None:
+            text = str(value.total_seconds()) if kind == "interval" else str(value)
+            # no timezone means UTC; prefect deploy stores none, deploytasks stores UTC
+            return kind, text, schedule.timezone or "UTC", bool(item.active)
+    raise AssertionError(f"unknown schedule {schedule!r}")
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(FLAT, root)
+    shutil.copy2(PROJECT_ROOT / "tasks.py", root / "tasks.py")
+    return root
+
+
+def with_prefect_deploy(repo: Path, folder: Path) -> dict[str, dict[str, Any]]:
+    server = new_private_server(folder).start()
+    try:
+        env = cli_env(server.api_url, {"PREFECT_HOME": str(folder / "cli-home")})
+        for command in ([PREFECT, "--no-prompt", "work-pool", "create", "flat-process-pool",
+                         "--type", "process"], [PREFECT, "--no-prompt", "deploy", "--all"]):
+            done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True,
+                                  timeout=600, stdin=subprocess.DEVNULL, check=False)
+            assert done.returncode == 0, f"{command}:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        return read_all(server.api_url)
+    finally:
+        server.stop()
+
+
+def with_deploytasks(repo: Path, folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    server = new_private_server(folder).start()
+    try:
+        imported = run_cli(repo, "flows.import", "--from", "prefect.yaml", "--write", "--json",
+                           api_url=server.api_url)
+        assert imported.code == 0, imported.describe()
+        deployed = run_cli(repo, "deploy.python", "--env", "dev", "--json",
+                           api_url=server.api_url)
+        assert deployed.code == 0, deployed.describe()
+        again = run_cli(repo, "deploy.test", "--env", "dev", "--json", api_url=server.api_url)
+        changed = [(item["name"], item["changes"]) for item in again.json()["plan"]
+                   if item["action"] != "unchanged"]
+        assert not changed  # a second deploy would send nothing
+        return imported.json(), read_all(server.api_url)
+    finally:
+        server.stop()
+
+
+def test_prefect_deploy_and_the_imported_configuration_give_the_same_deployments(
+        repo: Path, tmp_path: Path) -> None:
+    theirs = with_prefect_deploy(repo, tmp_path / "server-a")
+    document, ours = with_deploytasks(repo, tmp_path / "server-b")
+    names = {d["name"]: d["deployment"] for d in document["deployments"]}
+    assert set(names) == set(theirs) == {"hello", "etl-hourly", "daily-report", "weekly-report",
+                                         "cleanup-nightly", "hello-weekend"}
+    not_carried = {(item["deployment"], item["field"]) for item in document["not_carried"]}
+    assert not_carried == {("weekly-report", "version"), ("cleanup-nightly", "paused")}
+    assert theirs["cleanup-nightly"]["paused"] and not ours[names["cleanup-nightly"]]["paused"]
+    for name, expected in theirs.items():
+        actual = dict(ours[names[name]])
+        assert set(actual["tags"]) >= OURS, actual["tags"]
+        actual["tags"] = sorted(set(actual["tags"]) - OURS)
+        for deliberate in ("version",) + (("paused",) if name == "cleanup-nightly" else ()):
+            expected.pop(deliberate)
+            actual.pop(deliberate)
+        assert expected["description"] not in (None, "None") or actual["description"] == ""
+        if expected["description"] in (None, "None"):  # Prefect's client sends None as "None"
+            expected["description"] = actual["description"] = ""
+        assert actual == expected, name
