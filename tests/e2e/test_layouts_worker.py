@@ -45,7 +45,7 @@ MONOREPO = {"marketing": "marketing-campaign", "sales-daily_sales": "daily-sales
 
 
 def namespaced_copy(name: str, tmp_path: Path, uid: str, pool: str) -> Path:
-    """A copy of one example repository with its own project, names and ownership tag."""
+    """A copy of one example repository with its own project and names."""
     root = tmp_path / name
     shutil.copytree(REPOS / name, root)
     shutil.copy2(PROJECT_ROOT / "tasks.py", root / "tasks.py")
@@ -53,7 +53,6 @@ def namespaced_copy(name: str, tmp_path: Path, uid: str, pool: str) -> Path:
     def isolate(data: dict[str, Any]) -> None:
         data["project"] = f"{data['project']}-{uid}"
         data["naming"] = {"deployment": "{flow}-{type}-{env}-" + uid}
-        data["prefect"] = {"ownership_tag": f"managed-by:deploytasks-{name}-{uid}"}
         data["work_pools"] = {"python": {"name": pool, "type": "process"}}
 
     edit_config(root, isolate)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.docker_services import private_namespace
 from support.prefect_helpers import PROJECT_ROOT, client, edit_config, run_cli
 from test_docker_worker import (
-    docker,
     flow_run_logs,
     run_to_final,
     start_worker,
@@ -33,7 +33,12 @@ MONOREPO = PROJECT_ROOT / "tests" / "resources" / "repos" / "monorepo"
 
 
 def test_an_entrypoint_flow_runs_in_the_shared_image(
-        engine: str, tmp_path: Path, prefect_api: str) -> None:
+        base_image: str, tmp_path: Path, prefect_api: str) -> None:
+    with private_namespace("shared") as namespace:
+        _run_in_the_shared_image(tmp_path, prefect_api, namespace)
+
+
+def _run_in_the_shared_image(tmp_path: Path, prefect_api: str, namespace: str) -> None:
     uid = secrets.token_hex(4)
     root = tmp_path / "mono"
     shutil.copytree(MONOREPO, root)
@@ -41,56 +46,37 @@ def test_an_entrypoint_flow_runs_in_the_shared_image(
     pool = f"shared-docker-{uid}"
 
     def isolate(data: dict[str, Any]) -> None:
+        data["project"] = f"shared-image-{uid}"  # the session server is shared
         data["naming"] = {"deployment": "{flow}-{type}-{env}-" + uid}
-        data["prefect"] = {"ownership_tag": f"managed-by:deploytasks-shared-{uid}"}
         data["work_pools"] = {"docker": {"name": pool, "type": "docker"}}
-        data["docker"] = {"namespace": f"shared{uid}", "network_mode": "host"}
+        data["docker"] = {"network_mode": "host"}
         data["flows"]["report"] = {"kinds": ["docker"]}
 
     edit_config(root, isolate)
+    images_env = {"DOCKER_NAMESPACE": namespace}
+    built = run_cli(root, "images.build", "--flow", "report", "--json", api_url=prefect_api,
+                    timeout=900, extra_env=images_env)
+    assert built.code == 0, built.describe()
+    [image] = built.json()["images"]
+    deployed = run_cli(root, "deploy.containers", "--env", "dev", "--flow", "report",
+                       "--json", api_url=prefect_api, extra_env=images_env)
+    assert deployed.code == 0, deployed.describe()
+    name = f"report-docker-dev-{uid}"
+    with client(prefect_api) as prefect:
+        live = prefect.read_deployment_by_name(f"analytics-report/{name}")
+    assert live.entrypoint == "src/analytics/report.py:build_report"
+    assert live.job_variables["image"] == image["content_image"]
+    worker = start_worker(pool, prefect_api, tmp_path)
     try:
-        built = run_cli(root, "images.build", "--flow", "report", "--json", api_url=prefect_api,
-                        timeout=900)
-        assert built.code == 0, built.describe()
-        [image] = built.json()["images"]
-        deployed = run_cli(root, "deploy.containers", "--env", "dev", "--flow", "report",
-                           "--json", api_url=prefect_api)
-        assert deployed.code == 0, deployed.describe()
-        name = f"report-docker-dev-{uid}"
-        with client(prefect_api) as prefect:
-            live = prefect.read_deployment_by_name(f"analytics-report/{name}")
-        assert live.entrypoint == "src/analytics/report.py:build_report"
-        assert live.job_variables["image"] == image["content_image"]
-        worker = start_worker(pool, prefect_api, tmp_path)
-        try:
-            run = run_to_final(prefect_api, live.id, worker)
-            assert run.state is not None and run.state.is_completed(), (
-                f"{run.state}; worker log:\n{worker.text()}")
-            wanted = "report: {p50: 3.0, spread: 1.414}"
-            deadline = time.monotonic() + 30  # the container's logs arrive in batches
+        run = run_to_final(prefect_api, live.id, worker)
+        assert run.state is not None and run.state.is_completed(), (
+            f"{run.state}; worker log:\n{worker.text()}")
+        wanted = "report: {p50: 3.0, spread: 1.414}"
+        deadline = time.monotonic() + 30  # the container's logs arrive in batches
+        logs = flow_run_logs(prefect_api, run.id)
+        while not any(wanted in line for line in logs) and time.monotonic() < deadline:
+            time.sleep(1)
             logs = flow_run_logs(prefect_api, run.id)
-            while not any(wanted in line for line in logs) and time.monotonic() < deadline:
-                time.sleep(1)
-                logs = flow_run_logs(prefect_api, run.id)
-            assert any(wanted in line for line in logs), "\n".join(logs)
-        finally:
-            stop_worker(worker)
+        assert any(wanted in line for line in logs), "\n".join(logs)
     finally:
-        listed = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
-        mine = [ref for ref in listed if f"shared{uid}/" in ref]
-        if mine:
-            docker("image", "rm", "--force", *mine)
-
-
-@pytest.fixture(scope="module")
-def engine() -> str:
-    """A Docker engine with the Prefect base image (built once per machine)."""
-    from conftest import skip_or_fail
-    from support.docker_services import ServiceMissing, ensure_base_image, ensure_engine
-
-    try:
-        ensure_engine()
-        return ensure_base_image()
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+        stop_worker(worker)
