@@ -1,7 +1,7 @@
 """Real repositories deploy and run: a flat layout and a monorepo on one server.
 
 Both example repositories (``tests/resources/repos``) are copied, each into its own
-namespace (project, deployment names, ownership tag) but sharing one work pool, as
+namespace (project and deployment names) but sharing one work pool, as
 two teams on one Prefect server would. Each is deployed with ``invoke deploy.python``;
 one ``prefect worker start --type process`` then runs a flow of each — the flat
 repository's parent flow with its subflows and helper module, the monorepo's
@@ -23,12 +23,14 @@ from typing import Any
 
 import pytest
 from support.prefect_helpers import (
+    CONFIG_FILE,
     PROJECT_ROOT,
     cli_env,
     client,
     deployments_by_name,
     edit_config,
     new_uid,
+    read_yaml,
     run_cli,
 )
 
@@ -99,6 +101,11 @@ def worker(deployed: dict[str, Any], prefect_api: str, tmp_path: Path) -> Iterat
                 process.wait()
 
 
+def project_tag(root: Path) -> str:
+    """The tag every deployment of the repository copy at ``root`` carries."""
+    return f"project:{read_yaml(root / CONFIG_FILE)['project']}"
+
+
 def _names(keys: dict[str, str], uid: str) -> dict[str, str]:
     return {f"{key}-python-dev-{uid}": flow for key, flow in keys.items()}
 
@@ -107,15 +114,15 @@ def test_both_layouts_deploy_side_by_side_without_seeing_each_other(
         deployed: dict[str, Any], prefect_api: str) -> None:
     uid = deployed["uid"]
     for name, keys in (("flat", FLAT), ("monorepo", MONOREPO)):
-        live = deployments_by_name(prefect_api, f"managed-by:deploytasks-{name}-{uid}")
+        live = deployments_by_name(prefect_api, project_tag(deployed["repos"][name]))
         assert set(live) == set(_names(keys, uid))
         with client(prefect_api) as prefect:
             flows = {d.name: prefect.read_flow(d.flow_id).name for d in live.values()}
         assert flows == _names(keys, uid)
         assert all(d.work_pool_name == deployed["pool"] for d in live.values())
-    flat = deployments_by_name(prefect_api, f"managed-by:deploytasks-flat-{uid}")
+    flat = deployments_by_name(prefect_api, project_tag(deployed["repos"]["flat"]))
     assert flat[f"etl-python-dev-{uid}"].entrypoint == "flows/etl.py:etl"
-    mono = deployments_by_name(prefect_api, f"managed-by:deploytasks-monorepo-{uid}")
+    mono = deployments_by_name(prefect_api, project_tag(deployed["repos"]["monorepo"]))
     assert mono[f"report-python-dev-{uid}"].entrypoint == "src/analytics/report.py:build_report"
     assert mono[f"sales-weekly_sales-python-dev-{uid}"].parameters == {"region": "emea"}
     for root in deployed["repos"].values():  # the other team's deployments are not orphans

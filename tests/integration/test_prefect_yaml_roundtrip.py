@@ -20,10 +20,12 @@ from typing import Any
 
 import pytest
 from support.prefect_helpers import (
+    CONFIG_FILE,
     PROJECT_ROOT,
     cli_env,
     client,
     new_private_server,
+    read_yaml,
     run_cli,
 )
 
@@ -115,6 +117,7 @@ def test_prefect_deploy_and_the_imported_configuration_give_the_same_deployments
     theirs = with_prefect_deploy(repo, tmp_path / "server-a")
     document, ours = with_deploytasks(repo, tmp_path / "server-b")
     names = {d["name"]: d["deployment"] for d in document["deployments"]}
+    project = f"project:{read_yaml(repo / CONFIG_FILE)['project']}"  # ours, not theirs
     assert set(names) == set(theirs) == {"hello", "etl-hourly", "daily-report", "weekly-report",
                                          "cleanup-nightly", "hello-weekend"}
     not_carried = {(item["deployment"], item["field"]) for item in document["not_carried"]}
@@ -122,8 +125,8 @@ def test_prefect_deploy_and_the_imported_configuration_give_the_same_deployments
     assert theirs["cleanup-nightly"]["paused"] and not ours[names["cleanup-nightly"]]["paused"]
     for name, expected in theirs.items():
         actual = dict(ours[names[name]])
-        assert set(actual["tags"]) >= OURS, actual["tags"]
-        actual["tags"] = sorted(set(actual["tags"]) - OURS)
+        assert set(actual["tags"]) >= OURS | {project}, actual["tags"]
+        actual["tags"] = sorted(set(actual["tags"]) - OURS - {project})
         for deliberate in ("version",) + (("paused",) if name == "cleanup-nightly" else ()):
             expected.pop(deliberate)
             actual.pop(deliberate)

@@ -445,7 +445,7 @@ def test_credentials_inside_the_api_url_are_never_printed(
         assert cli("deploy.test", "--env", "dev", "--verbose", *mode, **gh).code == 0
         assert cli("deploy.python", "--env", "dev", "--verbose", *mode).code == 0
         assert cli("deploy.check", "--env", "dev", "--verbose", *mode, **gh).code == 0
-        assert cli("deploy.clean", "--env", "dev", "--dry-run", *mode).code == 0
+        assert cli("deploy.clean", "--env", "dev", "--all", "--dry-run", *mode).code == 0
         unreachable = cli("deploy.test", *mode,
                           api_url=f"http://deployer:{token}@127.0.0.1:{free_port()}/api")
         assert unreachable.code == 3 and "not reachable at http://********@127.0.0.1" in \
