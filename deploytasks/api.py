@@ -6,8 +6,9 @@
                                        custom_parameters={"batch_size": 1000})
     api.deploy(deployment)
 
-The same core as the Invoke tasks: specs are resolved and checked the same
-way, and ``deploy`` sends only what differs from the server.
+The same service as the Invoke tasks (``deploytasks/service/``): specs are
+resolved and checked the same way, and ``deploy`` sends only what differs from
+the server. Nothing here prints; results are returned.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from deploytasks.config import ConfigurationManager, ResolvedConfig
-from deploytasks.console import Output
-from deploytasks.deploy import commands, session
-from deploytasks.deploy.apply import ApplyReport, Outcome
+from deploytasks.deploy.apply import Outcome
 from deploytasks.deploy.clean import CleanReport
 from deploytasks.deploy.plan import Plan
-from deploytasks.deploy.resolve import Resolution, resolve
+from deploytasks.deploy.resolve import resolve
 from deploytasks.deploy.specs import DeploymentSpec
 from deploytasks.errors import ConfigError, WorkFailed
 from deploytasks.flows.commands import discovery_options
 from deploytasks.flows.discovery import FlowSpec, discover
+from deploytasks.service import cleaning, deploying
+from deploytasks.service.selection import check_specs, image_lookup
+from deploytasks.service.state import read_plan
 from deploytasks.settings import KINDS, Kind
 
 __all__ = ["ConfigurationManager", "DeploymentAPI", "DeploymentSpec"]
@@ -36,7 +38,6 @@ class DeploymentAPI:
 
     def __init__(self, config: ConfigurationManager | None = None) -> None:
         self.config = config or ConfigurationManager()
-        self._quiet = Output(quiet=True)
 
     def load(self, environment: str | None = None) -> ResolvedConfig:
         """The merged configuration of an environment."""
@@ -53,11 +54,11 @@ class DeploymentAPI:
         """The checked spec of one deployment; raises ``ConfigError`` naming each problem."""
         config = self.load(environment)
         resolution = resolve(config, (kind,), (flow_name,), parameters=custom_parameters,
-                             image_for=commands.image_lookup((kind,), verify=True))
+                             image_for=image_lookup((kind,), verify=True))
         if resolution.skipped:
             raise ConfigError(resolution.skipped[0].reason, hint=resolution.skipped[0].hint)
         spec = resolution.specs[0]
-        problems = commands.check_specs(resolution)
+        problems = check_specs(resolution)
         if problems:
             raise ConfigError("; ".join(str(p) for p in problems))
         return spec
@@ -66,20 +67,15 @@ class DeploymentAPI:
              flows: Sequence[str] = ()) -> Plan:
         """What a deploy would do; writes nothing."""
         resolution = resolve(self.load(environment), kinds, flows,
-                             image_for=commands.image_lookup(kinds))
-        return commands.read_plan(resolution, list(kinds))
+                             image_for=image_lookup(kinds))
+        return read_plan(resolution, list(kinds))
 
     def deploy(self, deployment: DeploymentSpec | Sequence[DeploymentSpec]) -> list[Outcome]:
         """Create or update the given specs; raises ``WorkFailed`` if any failed."""
         specs = [deployment] if isinstance(deployment, DeploymentSpec) else list(deployment)
         if not specs:
             return []
-        config = self.load(specs[0].environment)
-        resolution = Resolution(config, [], specs, narrowed=True)
-        kinds = sorted({s.kind for s in specs})
-        report = ApplyReport()
-        session.run(commands.deploy_resolved(self._quiet, resolution, kinds,
-                                             config.settings.prefect.concurrency, report))
+        report = deploying.deploy_specs(self.load(specs[0].environment), specs)
         if report.failed:
             raise WorkFailed("; ".join(f"{o.name}: {o.message}" for o in report.failed))
         return report.outcomes
@@ -95,6 +91,6 @@ class DeploymentAPI:
         environment. Raises ``UsageError`` when a guard refuses."""
         from deploytasks.console.prompt import confirm
 
-        options = commands.CleanOptions(environment, pattern, orphans, all_, force, dry_run,
+        options = cleaning.CleanOptions(environment, pattern, orphans, all_, force, dry_run,
                                         yes)
-        return commands.clean_report(self._quiet, options, confirm)[0]
+        return cleaning.clean(options, confirm).report

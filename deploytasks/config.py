@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from deploytasks import paths
-from deploytasks.console import MASK, redact, register_secret, register_url_secret
 from deploytasks.errors import ConfigError
 from deploytasks.layers import DEFAULT_ORIGIN, Layer, Origin, Provenance, merge_layers, set_path
+from deploytasks.secrets import mask, redact_value, register_secret, register_url_secret
 from deploytasks.settings import (
     KINDS,
     PROJECT_RULE,
@@ -120,7 +120,7 @@ class ResolvedConfig:
         rows: list[ConfigValue] = []
         for path, value in _leaves(dumped, ()):
             secret = path in SECRET_PATHS
-            shown = (MASK if value else None) if secret else _masked(value)
+            shown = (mask(value) or None) if secret else redact_value(value)
             origin = self.provenance.get(path, DEFAULT_ORIGIN)
             rows.append(ConfigValue(".".join(path), shown, origin, secret))
         return rows
@@ -354,10 +354,6 @@ def _model_in(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
-
-
-def _masked(value: Any) -> Any:
-    return redact(value) if isinstance(value, str) else value
 
 
 def _leaves(value: Any, path: KeyPath) -> list[tuple[KeyPath, Any]]:

@@ -16,6 +16,7 @@ from deploytasks.env.commands import server_up
 from deploytasks.env.local_server import LocalServer
 from deploytasks.errors import DeployTasksError
 from deploytasks.flows.commands import discover_command, validate_command
+from deploytasks.service.selection import Selection
 from deploytasks.settings import Kind
 
 
@@ -26,7 +27,7 @@ def quickstart(out: Output, env: str | None) -> int:
     codes = [_step(out, "Discover flows", lambda: discover_command(out, env=env)),
              _step(out, "Validate flows", lambda: validate_command(out, env=env))]
     kinds = _kinds(out, env)
-    selection = commands.Selection(env, kinds)
+    selection = Selection(env, kinds)
     codes.append(_step(out, "Deploy", lambda: commands.deploy(out, selection)))
     codes.append(_step(out, "Check in the UI", lambda: commands.check(out, selection)))
     worst = max(codes)

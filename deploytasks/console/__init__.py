@@ -1,60 +1,27 @@
 """All output: rich text for people, one JSON document for scripts, annotations for CI.
 
-The core never prints. Tasks hand results to an ``Output``, and the renderers
-in this package (one module per collection) decide how they look. rich is
-imported lazily so that ``invoke --list`` and tab completion never pay for it.
+The core never prints, and never imports this package. Tasks hand results to an
+``Output``, and the renderers in this package (one module per collection) decide
+how they look; whatever they print passes through ``deploytasks.secrets.redact``.
+rich is imported lazily so that ``invoke --list`` and tab completion never pay
+for it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING
 
 from deploytasks.console.width import console_width
 from deploytasks.errors import DeployTasksError
+from deploytasks.secrets import redact
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-MASK = "********"
-_secrets: set[str] = set()
-# The user info of any URL (``https://user:token@host``): a scheme, then everything up
-# to the last ``@`` before the first ``/``, ``?``, ``#`` or space (RFC 3986 authority).
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]+@")
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret value so that no output of this process ever shows it."""
-    if value and len(value) >= 4:
-        _secrets.add(value)
-
-
-def register_url_secret(url: str | None) -> None:
-    """Remember the password (or lone token) in a URL's user info, also percent-decoded,
-    so that it stays masked where it is printed outside its URL."""
-    if not url or "@" not in url:
-        return
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return
-    token = parts.password if parts.password is not None else parts.username
-    for value in (token, unquote(token or "")):
-        register_secret(value)
-
-
-def redact(text: str) -> str:
-    """Mask the user info of every URL and every registered secret in ``text``."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{MASK}@", text)
-    for secret in sorted(_secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    from rich.console import Console, RenderableType
 
 
 def in_github_actions() -> bool:
@@ -103,12 +70,12 @@ class Output:
         if self.verbose:
             self.line(text, style=style)
 
-    def render(self, renderable: Any) -> None:
+    def render(self, renderable: RenderableType) -> None:
         """Print a rich renderable (a table, a panel) for people; silent in JSON mode."""
         if not self.json_mode:
             self.console.print(renderable)
 
-    def json(self, document: Any) -> None:
+    def json(self, document: object) -> None:
         """Print the command's result as one JSON document, when in JSON mode."""
         if self.json_mode and not self.quiet:
             text = json.dumps(document, indent=2, sort_keys=False, default=str)
@@ -148,7 +115,7 @@ class Output:
                 handle.write(redact(markdown).rstrip("\n") + "\n\n")
 
 
-def markdown_table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+def markdown_table(headers: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     """A GitHub-flavoured Markdown table (for job summaries)."""
     head = list(headers)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -1,21 +1,32 @@
-"""Rendering for the ``deploy`` collection: specs, problems, plans and apply reports."""
+"""Rendering for the ``deploy`` collection: specs, problems, plans and apply reports.
+
+Takes the service's results (``deploytasks/service/``) and shows them; a deploy's
+live lines and progress bar come from ``DeployProgress``, which receives the
+service's progress events. The result types are imported for annotations only,
+so that importing this module imports no part of the core.
+"""
 
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from deploytasks import paths
-from deploytasks.console import MASK, Output, markdown_table, plural
+from deploytasks.console import Output, markdown_table, plural
+from deploytasks.secrets import is_env, mask
 
 if TYPE_CHECKING:
-    from deploytasks.deploy.apply import ApplyReport, Outcome
-    from deploytasks.deploy.commands import Checked
+    from rich.progress import Progress, TaskID
+
+    from deploytasks.deploy.adopt import AdoptReport
+    from deploytasks.deploy.apply import Outcome
     from deploytasks.deploy.plan import Change, Plan, PlanItem
-    from deploytasks.deploy.pools import PoolStatus
+    from deploytasks.deploy.prefect_api import RequestCounter
+    from deploytasks.service.checking import CheckResult
+    from deploytasks.service.cleaning import CleanResult
+    from deploytasks.service.deploying import DeployResult
+    from deploytasks.service.preview import BuildResult, PlanResult, ValidationResult
+    from deploytasks.service.selection import Checked
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim",
                 "orphaned": "magenta", "conflict": "red"}
@@ -47,8 +58,9 @@ def _skipped_documents(checked: Checked) -> dict[str, Any]:
             "problems": [p.to_document() for p in checked.problems]}
 
 
-def build_result(out: Output, checked: Checked, written: list[Path], folder: Path) -> None:
+def build_result(out: Output, result: BuildResult) -> None:
     """What ``deploy.build`` wrote."""
+    checked, written, folder = result.checked, result.written, result.folder
     root = checked.resolution.config.root
     _environment_line(out, checked, "Built")
     for path in written:
@@ -61,9 +73,9 @@ def build_result(out: Output, checked: Checked, written: list[Path], folder: Pat
               **_skipped_documents(checked)})
 
 
-def validation_result(out: Output, checked: Checked, pools: list[PoolStatus], *,
-                      offline: bool) -> None:
+def validation_result(out: Output, result: ValidationResult) -> None:
     """Every problem of the environment's deployments, or that there are none."""
+    checked, pools, offline = result.checked, result.pools, result.offline
     _environment_line(out, checked, "Validated")
     for pool in pools:
         if pool.problem:
@@ -120,10 +132,11 @@ def plan_markdown(checked: Checked, plan: Plan) -> str:
     return f"{title}\n\n{table}\n\n{plan_sentence(plan)}"
 
 
-def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatus],
-                requests: Any, *, protected: bool = False) -> None:
+def plan_result(out: Output, result: PlanResult) -> None:
     """The dry run: every deployment's action, and for updates the changed fields (and
     which of them were edited on the server since the last deploy: drift)."""
+    checked, plan, pools = result.checked, result.state.plan, result.state.pools
+    requests, protected = result.state.requests, result.protected
     _environment_line(out, checked, "Planning")
     for pool in pools:
         if pool.state == "missing":
@@ -146,7 +159,7 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
               **_skipped_documents(checked)})
 
 
-def waited_line(out: Output, counter: Any) -> None:
+def waited_line(out: Output, counter: RequestCounter) -> None:
     """That the run waited because the server asked it to (429/503 Retry-After), and how."""
     pace = counter.pace
     lowered = (f"write concurrency lowered to {pace.lowest_concurrency} on busy answers"
@@ -159,7 +172,7 @@ def waited_line(out: Output, counter: Any) -> None:
         out.line(f"[yellow]The server was busy[/]: {lowered}.")
 
 
-def _pace_document(counter: Any) -> dict[str, Any]:
+def _pace_document(counter: RequestCounter) -> dict[str, Any]:
     pace = counter.pace
     return {"waits": pace.waits, "waited_seconds": round(pace.waited_seconds, 3),
             "lowest_concurrency": pace.lowest_concurrency}
@@ -210,11 +223,11 @@ def describe_changes(changes: list[Change]) -> list[str]:
     return lines
 
 
-def _leaf_diff(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
-    if path.endswith(".env") or path == "env":
-        return [(path, MASK if old else old, MASK if new else new)]
+def _leaf_diff(path: str, old: object, new: object) -> list[tuple[str, object, object]]:
+    if is_env(path):
+        return [(path, mask(old), mask(new))]
     if isinstance(old, dict) and isinstance(new, dict):
-        rows: list[tuple[str, Any, Any]] = []
+        rows: list[tuple[str, object, object]] = []
         for key in sorted(set(old) | set(new), key=str):
             if old.get(key) != new.get(key):
                 rows += _leaf_diff(f"{path}.{key}", old.get(key), new.get(key))
@@ -222,7 +235,7 @@ def _leaf_diff(path: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
     return [(path, old, new)]
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def _short(value: object, limit: int = 60) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -233,45 +246,48 @@ def _esc(text: str) -> str:
     return escape(text)
 
 
-class ApplyProgress:
-    """A line per finished deployment (and a live bar on a terminal)."""
+class DeployProgress:
+    """A deploy's live lines (a ``service.progress.Progress``): what is being promoted, the
+    plan's counts, a line per finished deployment, and a live bar on a terminal."""
 
-    def __init__(self, out: Output, total: int) -> None:
+    def __init__(self, out: Output) -> None:
         self.out = out
-        self.total = total
-        self.done = 0
-        self.started = time.perf_counter()
-        self._progress: Any = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
-    def __enter__(self) -> ApplyProgress:
-        if self.total and not self.out.json_mode and self.out.console.is_terminal:
+    def promoting(self, source: str, target: str) -> None:
+        self.out.line(f"Promoting {source} → {target}")
+
+    def planned(self, plan: Plan) -> None:
+        plan_summary_line(self.out, plan)
+
+    def applying(self, writes: int) -> None:
+        if writes and not self.out.json_mode and self.out.console.is_terminal:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-            self._progress = Progress("[progress.description]{task.description}", BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=self.out.console, transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task("deploying", total=self.total)
-        return self
+            self._bar = Progress("[progress.description]{task.description}", BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 console=self.out.console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("deploying", total=writes)
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def advance(self, outcome: Outcome) -> None:
-        self.done += 1
-        if self._progress is not None:
-            self._progress.advance(self._task)
+    def finished(self, outcome: Outcome) -> None:
+        if self._bar is not None and self._task is not None:
+            self._bar.advance(self._task)
         mark = "[green]✓[/]" if outcome.ok else "[red]✗[/]"
         message = f" — {_esc(outcome.message)}" if outcome.message else ""
         self.out.line(f"{mark} {outcome.action:<7} {_esc(outcome.name)} "
                       f"({outcome.seconds * 1000:.0f} ms){message}")
 
+    def applied(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
 
-def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport,
-                  counter: Any) -> None:
+
+def deploy_result(out: Output, result: DeployResult) -> None:
     """The summary of a deploy: counts, failures, requests, and what to do next."""
+    checked, plan, report, counter = result.checked, result.plan, result.report, result.requests
     for name in report.pools_created:
         out.line(f"[green]+[/] created work pool '{name}'")
     for name, why in report.pool_failures.items():
@@ -307,8 +323,19 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
               "failed": len(failed), **_skipped_documents(checked)})
 
 
-def clean_result(out: Output, report: Any, request: Any) -> None:
+def promote_result(out: Output, result: PlanResult | DeployResult) -> None:
+    """What ``env.promote`` would do (a dry run) or did."""
+    from deploytasks.service.preview import PlanResult
+
+    if isinstance(result, PlanResult):
+        plan_result(out, result)
+    else:
+        deploy_result(out, result)
+
+
+def clean_result(out: Output, result: CleanResult) -> None:
     """What ``deploy.clean`` removed (or would remove), records included."""
+    report, request = result.report, result.request
     verb = "Would delete" if report.dry_run else "Deleted"
     for deployment in report.matched:
         if report.dry_run:
@@ -335,7 +362,7 @@ def clean_result(out: Output, report: Any, request: Any) -> None:
               "stale_records": report.stale_records})
 
 
-def adopt_result(out: Output, report: Any) -> None:
+def adopt_result(out: Output, report: AdoptReport) -> None:
     """The legacy deployments ``deploy.adopt`` claimed (or would claim)."""
     for deployment in report.found:
         if report.dry_run:
@@ -356,10 +383,10 @@ def adopt_result(out: Output, report: Any) -> None:
               "failed": report.failed})
 
 
-def check_result(out: Output, resolution: Any, checks: list[Any], ui_problem: str | None,
-                 shot: Any) -> None:
+def check_result(out: Output, result: CheckResult) -> None:
     """Each deployment as the UI shows it, with its link; mismatches and warnings."""
-    config = resolution.config
+    checks, ui_problem, shot = result.checks, result.ui_problem, result.browser
+    config = result.resolution.config
     out.line(f"Checking {len(checks)} deployments of [bold]{config.env.name}[/] in the UI")
     for check in checks:
         mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
@@ -389,15 +416,3 @@ def check_result(out: Output, resolution: Any, checks: list[Any], ui_problem: st
               "browser": None if shot is None else {
                   "seen": shot.seen, "missing": shot.missing,
                   "screenshot": str(shot.screenshot)}})
-
-
-def interrupted_summary(report: ApplyReport) -> str:
-    """One line for Ctrl-C: what was written, what was not, and how to finish."""
-    done = {o.name for o in report.outcomes if o.ok}
-    failed = {o.name for o in report.outcomes if not o.ok}
-    left = [name for name in report.planned if name not in done | failed]
-    shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
-    return (f"interrupted: {len(done)} of {len(report.planned)} changes written"
-            f"{f', {len(failed)} failed' if failed else ''}"
-            f"{f'; not done: {shown}' if left else ''} — run the same command again to "
-            "finish (it only sends what is still missing)")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from deploytasks.console import Output, markdown_table, redact
+from deploytasks.console import Output, markdown_table
 from deploytasks.flows.discovery import Finding, FlowSpec
+from deploytasks.secrets import redact
 
 if TYPE_CHECKING:
     from rich.console import RenderableType

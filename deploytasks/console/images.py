@@ -12,12 +12,13 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from deploytasks.console import Output, redact
+from deploytasks.console import Output
+from deploytasks.secrets import redact
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -118,7 +119,7 @@ class ProgressView:
 
 
 def render_results(out: Output, action: str, results: Sequence[ImageResult],
-                   seconds: float, extra: dict[str, Any] | None = None) -> None:
+                   seconds: float, extra: Mapping[str, object] | None = None) -> None:
     """The summary after build/push/pull: counts, failures with their last lines, JSON."""
     counts: dict[str, int] = {}
     for result in results:
@@ -144,14 +145,14 @@ def render_base(out: Output, result: BaseResult) -> None:
     out.json(result.to_json())
 
 
-def step_printer(out: Output) -> Any:
+def step_printer(out: Output) -> Callable[[str, float], None]:
     """A callback that prints each finished link of the base image chain."""
     def on_step(name: str, seconds: float) -> None:
         out.line(f"  {name}: {seconds:.1f}s", markup=False)
     return on_step
 
 
-def line_printer(out: Output) -> Any:
+def line_printer(out: Output) -> Callable[[str], None]:
     """A callback that streams command output under --verbose."""
     def on_line(line: str) -> None:
         if out.verbose and not out.json_mode:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.specs import DeploymentSpec
+from deploytasks.secrets import mask_env
 
 if TYPE_CHECKING:
     from deploytasks.deploy.records import AppliedRecord
@@ -84,15 +85,12 @@ class PlanItem:
                 "drift": list(self.drift), "owner": self.owner}
 
 
-MASK = "********"
-
-
 def masked(field: str, value: Any) -> Any:
     """Job variables with their ``env`` values hidden (they may be secrets, old or new)."""
     if field != "job_variables" or not isinstance(value, dict) or \
             not isinstance(value.get("env"), dict):
         return value
-    return {**value, "env": {key: MASK for key in value["env"]}}
+    return {**value, "env": mask_env(value["env"])}
 
 
 @dataclass

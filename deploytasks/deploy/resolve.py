@@ -235,7 +235,7 @@ def _schema(root: Path, flow: FlowSpec, schemas: SchemaCache) -> dict[str, Any]:
 
 def read_env_values(folder: Path, names: Sequence[str]) -> dict[str, str]:
     """Values of the named keys from the flow's ``.env`` (registered as secrets)."""
-    from deploytasks.console import register_secret
+    from deploytasks.secrets import register_secret
 
     if not names:
         return {}

@@ -1,7 +1,8 @@
 """The ``deploy`` collection: build, validate, test (dry run), deploy, clean, check.
 
 Thin wrappers: parse options, call ``deploytasks.deploy.commands`` (imported
-inside the body, so listing and completing tasks never imports prefect).
+inside the body, so listing and completing tasks never imports prefect), which
+calls the service (``deploytasks/service/``) and the renderer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from invoke.tasks import task
 from deploytasks import taskrun
 
 if TYPE_CHECKING:
-    from deploytasks.deploy.commands import Selection
+    from deploytasks.service.selection import Selection
 
 ENV = "Environment: development|staging|production (or dev|prod); default DEPLOYMENT_ENV."
 FLOW = ("Limit to these flows (keys: folder names, file stems or entrypoint names; or flow "
@@ -33,7 +34,7 @@ BOTH = ("python", "docker")
 
 def _selection(env: str, flow: list[str] | None, registry: str = "", changed_since: str = "",
                kinds: tuple[str, ...] = BOTH) -> Selection:
-    from deploytasks.deploy.commands import Selection
+    from deploytasks.service.selection import Selection
 
     return Selection(env or None, kinds, split_flows(flow),  # type: ignore[arg-type]
                      registry or None, changed_since or None)
@@ -134,8 +135,9 @@ def clean(c: Context, pattern: str | None = None, all_: bool = False, env: str =
     """Remove this project's deployments (never hand-made or other projects' ones)."""
     from deploytasks.console.prompt import confirm
     from deploytasks.deploy import commands
+    from deploytasks.service.cleaning import CleanOptions
 
-    options = commands.CleanOptions(env or None, pattern, orphans, all_, force, dry_run, yes)
+    options = CleanOptions(env or None, pattern, orphans, all_, force, dry_run, yes)
     taskrun.run(lambda out: commands.clean(out, options, confirm), json=json)
 
 

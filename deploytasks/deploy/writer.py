@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from deploytasks.config import ResolvedConfig
-from deploytasks.console import redact
 from deploytasks.deploy.specs import DeploymentSpec
+from deploytasks.secrets import redact
 
 MANIFEST = "manifest.json"
 

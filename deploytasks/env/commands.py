@@ -1,12 +1,21 @@
-"""The bodies of the ``env`` tasks, callable without Invoke (the CLI uses them too)."""
+"""The bodies of the ``env`` tasks, callable without Invoke (the CLI uses them too).
+
+The embedded server's, and the fixed-environment deploys and promotion: each calls
+the core (``env/local_server.py``, ``deploytasks/service/``), hands the result to
+the renderer and returns the exit code."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from deploytasks import paths
 from deploytasks.config import ConfigurationManager
 from deploytasks.console import Output
 from deploytasks.console import env as render
 from deploytasks.env.local_server import LocalServer
+
+if TYPE_CHECKING:
+    from deploytasks.service.promoting import PromoteOptions
 
 
 def server_up(out: Output, port: int | None = None) -> int:
@@ -47,8 +56,25 @@ def deploy_environment(out: Output, env: str, flows: tuple[str, ...], registry: 
     """Deploy both kinds to a fixed environment; production is validated and clean first,
     and drifted deployments are refused there unless ``force``."""
     from deploytasks.deploy import commands
+    from deploytasks.service.deploying import refuse_dirty_tree
+    from deploytasks.service.selection import Selection
 
     if production and not allow_dirty:
-        commands.refuse_dirty_tree(paths.repo_root())
-    selection = commands.Selection(env, flows=flows, registry=registry)
+        refuse_dirty_tree(paths.repo_root())
+    selection = Selection(env, flows=flows, registry=registry)
     return commands.deploy(out, selection, require_valid=production, force=force)
+
+
+def promote(out: Output, source_env: str, target_env: str,
+            options: PromoteOptions | None = None) -> int:
+    """Deploy to ``target_env`` exactly what ``source_env`` runs (or, dry, show the plan); a
+    protected target gets ``env.deploy-prod``'s guards (validation, a clean tree, conflicts
+    and drift)."""
+    from deploytasks.console import deploy as view
+    from deploytasks.deploy.commands import exit_code, problems_shown
+    from deploytasks.service import promoting
+
+    with problems_shown(out):
+        result = promoting.promote(source_env, target_env, options, view.DeployProgress(out))
+    view.promote_result(out, result)
+    return exit_code(result.failed)

@@ -102,9 +102,10 @@ def promote(c: Context, from_: str = "staging", to: str = "production",
             flow: list[str] | None = None, dry_run: bool = False, allow_dirty: bool = False,
             force: bool = False, json: bool = False, verbose: bool = False) -> None:
     """Deploy to one environment exactly what another one runs (versions, images, code)."""
-    from deploytasks.deploy import commands
+    from deploytasks.env import commands
+    from deploytasks.service.promoting import PromoteOptions
 
-    options = commands.PromoteOptions(split_flows(flow), dry_run, allow_dirty, force)
+    options = PromoteOptions(split_flows(flow), dry_run, allow_dirty, force)
     taskrun.run(lambda out: commands.promote(out, from_, to, options), json=json,
                 verbose=verbose)
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from deploytasks.console import Output
 from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError
 from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover, discover_target
 from deploytasks.flows.validation import ValidationOptions, validate
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the core imports discovery_options from here: keep the console out
     from deploytasks.config import ResolvedConfig
+    from deploytasks.console import Output
     from deploytasks.flows.layouts import EntrypointOption
     from deploytasks.settings import Entrypoint
 

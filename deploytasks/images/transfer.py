@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from deploytasks.console import register_secret
 from deploytasks.errors import DeployTasksError
 from deploytasks.images import docker_api
 from deploytasks.images.content import InvalidReference
@@ -29,6 +28,7 @@ from deploytasks.images.failures import (
 from deploytasks.images.manifest import Manifest
 from deploytasks.images.results import ImageResult, Reporter, as_failure, failed, run_parallel
 from deploytasks.images.targets import ImageOptions, ImageTarget
+from deploytasks.secrets import register_secret
 
 
 @contextmanager

@@ -430,7 +430,7 @@ def test_pool_created_by_another_run_meanwhile_is_not_a_failure(
 
 
 def test_build_writes_the_specs_deploy_sends(project: Project, example_images: str) -> None:
-    from deploytasks.deploy.commands import Selection, resolve_checked
+    from deploytasks.service.selection import Selection, resolve_checked
 
     ns = project.ns
     result = project.cli("deploy.build", "--env", "dev", "--json")

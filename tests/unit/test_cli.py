@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deploytasks import cli
-from deploytasks.console import MASK
+from deploytasks.secrets import MASK
 
 SECRET = "pnu_cli-secret-key-98765"
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from deploytasks.config import ENV_VARIABLES, ConfigurationManager, ResolvedConfig
-from deploytasks.console import MASK, Output
+from deploytasks.console import Output
 from deploytasks.env.commands import show_config
 from deploytasks.errors import EXIT_USAGE, ConfigError
+from deploytasks.secrets import MASK
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIN = Path("config/deployment-config.yaml")

@@ -23,10 +23,11 @@ from prefect.settings import (
 )
 
 from deploytasks.config import ENV_VARIABLES, ConfigurationManager
-from deploytasks.console import MASK, Output, redact, register_url_secret
+from deploytasks.console import Output
 from deploytasks.deploy.session import api_url, gateway, ui_url
 from deploytasks.env.commands import show_config
 from deploytasks.errors import ConfigError
+from deploytasks.secrets import MASK, redact, register_url_secret
 
 KEY = "pnu_profileKEY0123456789"
 CLOUD = "https://api.prefect.cloud/api/accounts/0ff44498/workspaces/c5b3a0e1"
