@@ -8,15 +8,20 @@ as one line and keep tracebacks for bugs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from deploytasks.console import Output
 from deploytasks.errors import EXIT_INTERRUPTED, DeployTasksError
 
-Body = Callable[[Output], int | None]
+if TYPE_CHECKING:  # imported when a task runs: listing and completing tasks never need it
+    from deploytasks.console import Output
+
+Body = Callable[["Output"], "int | None"]
 
 
 def execute(body: Body, *, json: bool = False, verbose: bool = False) -> int:
     """Run a command body with an ``Output`` and return its exit code."""
+    from deploytasks.console import Output
+
     out = Output(json_mode=json, verbose=verbose)
     try:
         return body(out) or 0

@@ -2,20 +2,24 @@
 
 Each takes an ``Output`` and plain options, calls the service
 (``deploytasks/service/``), hands the result to the renderer and returns the
-exit code. The work itself, and whether it failed, is the service's.
+exit code. The work itself, and whether it failed, is the service's. Each body
+imports only its own part of the service, so that a deploy loads no cleaning,
+checking or adopting code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from deploytasks.console import Output
 from deploytasks.console import deploy as render
 from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS
-from deploytasks.service import adopting, checking, cleaning, deploying, preview
-from deploytasks.service.preview import ValidationResult
-from deploytasks.service.selection import NotValid, Selection, find_deployment
+from deploytasks.service.selection import NotValid, Selection
+
+if TYPE_CHECKING:
+    from deploytasks.service.cleaning import CleanOptions
 
 
 def exit_code(failed: bool) -> int:
@@ -29,12 +33,16 @@ def problems_shown(out: Output) -> Iterator[None]:
     try:
         yield
     except NotValid as refused:
+        from deploytasks.service.preview import ValidationResult
+
         render.validation_result(out, ValidationResult(refused.checked, [], offline=True))
         raise
 
 
 def build(out: Output, selection: Selection) -> int:
     """Write every resolved spec of the environment under build/deployments/<env>/."""
+    from deploytasks.service import preview
+
     result = preview.build(selection)
     render.build_result(out, result)
     return exit_code(result.failed)
@@ -42,6 +50,8 @@ def build(out: Output, selection: Selection) -> int:
 
 def validate(out: Output, selection: Selection, *, offline: bool = False) -> int:
     """Check the deployments of an environment without writing anything."""
+    from deploytasks.service import preview
+
     result = preview.validate(selection, offline=offline)
     render.validation_result(out, result)
     return exit_code(result.failed)
@@ -49,11 +59,15 @@ def validate(out: Output, selection: Selection, *, offline: bool = False) -> int
 
 def validate_deployment(out: Output, name: str, env: str | None, *, offline: bool) -> int:
     """Validate one deployment by name, finding its environment, flow and kind."""
+    from deploytasks.service.selection import find_deployment
+
     return validate(out, find_deployment(name, env), offline=offline)
 
 
 def plan(out: Output, selection: Selection) -> int:
     """Dry run: read the server once and show what a deploy would do. Writes nothing."""
+    from deploytasks.service import preview
+
     result = preview.plan(selection)
     render.plan_result(out, result)
     return exit_code(result.failed)
@@ -62,6 +76,8 @@ def plan(out: Output, selection: Selection) -> int:
 def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
            require_valid: bool = False, force: bool = False) -> int:
     """Create missing pools, then create and update what the plan says; report each."""
+    from deploytasks.service import deploying
+
     with problems_shown(out):
         result = deploying.deploy(selection, render.DeployProgress(out),
                                   concurrency=concurrency, require_valid=require_valid,
@@ -70,8 +86,10 @@ def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
     return exit_code(result.failed)
 
 
-def clean(out: Output, options: cleaning.CleanOptions, confirm: Callable[[str], bool]) -> int:
+def clean(out: Output, options: CleanOptions, confirm: Callable[[str], bool]) -> int:
     """Delete this project's deployments the options select; production asks first."""
+    from deploytasks.service import cleaning
+
     result = cleaning.clean(options, confirm)
     render.clean_result(out, result)
     return exit_code(result.failed)
@@ -81,6 +99,8 @@ def adopt(out: Output, selection: Selection, *, dry_run: bool, yes: bool,
           confirm: Callable[[str], bool]) -> int:
     """Claim for this project the legacy deployments (the tool's tag, no project) that its
     configuration wants in the environment; production asks first."""
+    from deploytasks.service import adopting
+
     report = adopting.adopt(selection, dry_run=dry_run, yes=yes, confirm=confirm)
     render.adopt_result(out, report)
     return exit_code(bool(report.failed))
@@ -88,6 +108,8 @@ def adopt(out: Output, selection: Selection, *, dry_run: bool, yes: bool,
 
 def check(out: Output, selection: Selection, *, browser: bool = False) -> int:
     """Read the environment's deployments back as the UI shows them; exit 1 on a mismatch."""
+    from deploytasks.service import checking
+
     result = checking.check(selection, browser=browser)
     render.check_result(out, result)
     return exit_code(result.failed)

@@ -1,9 +1,10 @@
 """The layers: the core never imports the console; secrets have one home; renderers are typed.
 
-Front ends (the ``tasks.py`` modules and the task bodies, ``taskrun``, the CLI, the
-quickstart) render, so they import ``deploytasks.console``; every other module is core and must not, neither at
-the top nor inside a function. ``api.py`` is a front end that returns results: it
-may ask at the terminal (``console.prompt``) and import nothing else of the console.
+Front ends (the ``tasks.py`` modules and the task bodies, ``taskrun``, the CLI,
+the quickstart) render, so they import ``deploytasks.console``; every other module
+is core and must not, neither at the top nor inside a function. ``api.py`` is a
+front end that returns results: it may ask at the terminal (``console.prompt``)
+and import nothing else of the console.
 """
 
 from __future__ import annotations
@@ -130,3 +131,14 @@ def test_no_import_cycle_between_commands_and_their_renderer() -> None:
     renderer = console_imports(PACKAGE / "console" / "deploy.py") | \
         imported(PACKAGE / "console" / "deploy.py")
     assert not {name for name in renderer if name.startswith("deploytasks.deploy.commands")}
+
+
+def test_listing_and_completing_tasks_load_no_service_and_no_console() -> None:
+    """``invoke --list`` and every TAB press import the namespace only."""
+    code = "import json, sys\nimport tasks\nprint(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=PACKAGE.parent)
+    loaded = set(json.loads(done.stdout))
+    assert "deploytasks.deploy.tasks" in loaded
+    assert not {m for m in loaded if m.startswith(("deploytasks.service", "deploytasks.console",
+                                                   "deploytasks.secrets"))}
