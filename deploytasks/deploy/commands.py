@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from deploytasks.console import Output
 from deploytasks.console import deploy as render
+from deploytasks.console import project as project_view
 from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS
 from deploytasks.service.selection import NotValid, Selection
 
@@ -91,7 +92,7 @@ def clean(out: Output, options: CleanOptions, confirm: Callable[[str], bool]) ->
     from deploytasks.service import cleaning
 
     result = cleaning.clean(options, confirm)
-    render.clean_result(out, result)
+    project_view.clean_result(out, result)
     return exit_code(result.failed)
 
 
@@ -102,7 +103,7 @@ def adopt(out: Output, selection: Selection, *, dry_run: bool, yes: bool,
     from deploytasks.service import adopting
 
     report = adopting.adopt(selection, dry_run=dry_run, yes=yes, confirm=confirm)
-    render.adopt_result(out, report)
+    project_view.adopt_result(out, report)
     return exit_code(bool(report.failed))
 
 
@@ -111,5 +112,5 @@ def check(out: Output, selection: Selection, *, browser: bool = False) -> int:
     from deploytasks.service import checking
 
     result = checking.check(selection, browser=browser)
-    render.check_result(out, result)
+    project_view.check_result(out, result)
     return exit_code(result.failed)

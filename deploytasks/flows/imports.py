@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from deploytasks.secrets import redact
+
 # Import names whose distribution no naming rule finds, for packages that are declared but
 # not installed here (installed ones are mapped by their metadata, never by this table).
 UNINSTALLED_ALIASES: Mapping[str, tuple[str, ...]] = {
@@ -44,7 +46,6 @@ IGNORED_OPTIONS = frozenset({
     "--use-feature", "-c", "--constraint", "--hash", "--config-settings", "--global-option",
 })
 _NAME_RE = re.compile(r"[-_.]+")
-_USERINFO_RE = re.compile(r"://[^/@\s]+@")
 _TRAILING_OPTIONS_RE = re.compile(r"\s+--?[A-Za-z]")
 # A name with plain numeric version clauses; anything else goes to packaging's parser.
 _CLAUSE = r"(?:(?:==|!=|<=|>=|<|>)\s*\d+(?:\.\d+)*|~=\s*\d+(?:\.\d+)+)"
@@ -259,7 +260,7 @@ def _requirement(number: int, line: str, result: Requirements) -> None:
     try:
         result.names.add(canonical(Requirement(line).name))
     except InvalidRequirement as error:
-        reason = _USERINFO_RE.sub("://***@", str(error).splitlines()[0])
+        reason = redact(str(error).splitlines()[0])  # the line may hold a URL's token
         result.problems.append(LineProblem(
             number, f"line {number} is not a valid requirement: {reason}",
             "write one requirement per line, e.g. 'pandas>=2.0' (see pip's requirements format)",
