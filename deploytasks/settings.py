@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from deploytasks.flows.rules.structure import KEY_PATTERN  # what a flow key may look like
+
 Kind = Literal["python", "docker"]
 KINDS: tuple[Kind, ...] = ("python", "docker")
 NAME_PLACEHOLDERS = {"flow", "type", "env", "function", "flow_name"}
 FLOW_PLACEHOLDERS = ("function", "flow_name")  # tell apart the flows of one folder
 LAYOUTS = ("folders", "files")
-# A flow key (folder, file stem or entrypoint name) goes into deployment names and image names.
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ENTRYPOINT_PATTERN = re.compile(r"^(?P<path>[^:]+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
 MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?$")
 # A project name becomes the tag ``project:<name>`` on everything the tool creates: short,

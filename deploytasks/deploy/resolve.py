@@ -23,12 +23,15 @@ from deploytasks.deploy.specs import (
     deployment_name,
 )
 from deploytasks.deploy.version import git_version
+from deploytasks.envfile import parse_env
 from deploytasks.errors import DeployTasksError, ServiceUnavailable, UsageError
 from deploytasks.flows.commands import discovery_options, validation_options
 from deploytasks.flows.discovery import FlowSpec, discover
 from deploytasks.flows.discovery import select_flows as flows_named
+from deploytasks.flows.files import read_text
 from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
+from deploytasks.paths import relative
 from deploytasks.settings import KINDS, RESERVED_TAG_PREFIXES, Kind
 
 ImageLookup = Callable[[ResolvedConfig, FlowSpec], str]
@@ -198,7 +201,7 @@ def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | Non
                      and origin.scope in ("defaults", "template")}
     image = image_for(config, flow) if (kind == "docker" and image_for) else None
     env_values = read_env_values(config.root / Path(flow.path).parent,
-                                 resolved.settings.env_vars)
+                                 resolved.settings.env_vars, config.root)
     inputs = SpecInputs(version=version, image=image, parameter_schema=schema,
                         env_values=env_values)
     return build_spec(config, flow, kind, resolved.settings, accepted_parameters(flow),
@@ -233,19 +236,15 @@ def _schema(root: Path, flow: FlowSpec, schemas: SchemaCache) -> dict[str, Any]:
     return schema
 
 
-def read_env_values(folder: Path, names: Sequence[str]) -> dict[str, str]:
-    """Values of the named keys from the flow's ``.env`` (registered as secrets)."""
+def read_env_values(folder: Path, names: Sequence[str], root: Path) -> dict[str, str]:
+    """Values of the named keys from the flow's ``.env`` (registered as secrets), read
+    safely and parsed as the env-file rule parses it (``deploytasks.envfile``)."""
     from deploytasks.console import register_secret
 
     if not names:
         return {}
-    values: dict[str, str] = {}
-    env_file = folder / ".env"
-    if env_file.is_file():
-        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, sep, value = line.removeprefix("export ").partition("=")
-            if sep and key.strip() in names:
-                values[key.strip()] = value.strip().strip("'\"")
+    text, _ = read_text(folder / ".env", root) if (folder / ".env").is_file() else (None, None)
+    values = parse_env(text, relative(folder / ".env", root)).values(names) if text else {}
     for value in values.values():
         register_secret(value)
     return values
