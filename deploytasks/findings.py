@@ -83,6 +83,11 @@ class Finding:
         """The message, by the name the ``skipped`` documents give it."""
         return self.message
 
+    @property
+    def where(self) -> str | None:
+        """The location, by the name the ``problems`` documents give it."""
+        return self.location
+
     def __str__(self) -> str:
         """``subject: setting (where): message — hint``, the parts that apply."""
         about = ": ".join(part for part in (self.deployment or self.flow, self.setting) if part)
@@ -99,7 +104,7 @@ class Finding:
 def problem_document(finding: Finding) -> dict[str, Any]:
     """A ``problems`` item: ``{deployment, setting, message, hint, where}``."""
     return {"deployment": finding.deployment, "setting": finding.setting,
-            "message": finding.message, "hint": finding.hint, "where": finding.location}
+            "message": finding.message, "hint": finding.hint, "where": finding.where}
 
 
 def skipped_document(finding: Finding) -> dict[str, Any]:

@@ -30,6 +30,11 @@ PROJECT_RULE = ("1 to 63 characters: lower-case letters, digits, '.', '_' and '-
                 "starting with a letter or digit")
 
 
+def is_reserved_tag(tag: str, ownership_tag: str) -> bool:
+    """A tag only deploytasks may set: the ownership tag, or one of the reserved prefixes."""
+    return tag == ownership_tag or tag.startswith(RESERVED_TAG_PREFIXES)
+
+
 class Strict(BaseModel):
     """A section that rejects unknown keys."""
 

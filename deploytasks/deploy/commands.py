@@ -19,7 +19,6 @@ from deploytasks.console import deploy as render
 from deploytasks.deploy import session
 from deploytasks.deploy.apply import ApplyReport, apply_plan, context_for, create_missing_pools
 from deploytasks.deploy.check import DeploymentCheck, check_deployment
-from deploytasks.deploy.checks import Problem, check_spec
 from deploytasks.deploy.clean import (
     ALL_ENVIRONMENTS,
     CleanReport,
@@ -39,9 +38,11 @@ from deploytasks.deploy.pools import PoolStatus, check_pools
 from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
 from deploytasks.deploy.records import AppliedRecord, SourceState
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
+from deploytasks.deploy.rules import check_spec
 from deploytasks.deploy.version import source_state
 from deploytasks.deploy.writer import write_specs
 from deploytasks.errors import EXIT_PROBLEMS, Interrupted, UsageError, WorkFailed
+from deploytasks.findings import Finding
 from deploytasks.settings import KINDS, Kind
 
 
@@ -61,7 +62,7 @@ class Checked:
     """A resolution with every spec's problems; specs with problems are not deployable."""
 
     resolution: Resolution
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
 
     @property
     def deployable(self) -> list[str]:
@@ -78,7 +79,7 @@ def resolve_checked(selection: Selection, *, verify_images: bool = False) -> Che
     return Checked(resolution, check_specs(resolution))
 
 
-def check_specs(resolution: Resolution) -> list[Problem]:
+def check_specs(resolution: Resolution) -> list[Finding]:
     """Every problem of every resolved spec."""
     flows = {f.folder: f for f in resolution.flows}
     return [p for spec in resolution.specs
@@ -209,7 +210,7 @@ async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind]
         needed = {item.spec.kind for item in state.plan.writes if item.spec}
         await create_missing_pools(resolution.config,
                                    [p for p in state.pools if p.kind in needed], gateway, report)
-        blocked = {p.name: p.problem for p in state.pools if p.problem}
+        blocked = {p.name: p.problem.message for p in state.pools if p.problem}
         blocked.update(report.pool_failures)
         source = source_state(resolution.config.root) if state.plan.writes else None
         context = context_for(resolution.config, state.records, source or SourceState(),

@@ -20,8 +20,9 @@ from deploytasks.config import ResolvedConfig
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.records import AppliedRecord, SourceState
-from deploytasks.deploy.resolve import Resolution, Skipped
+from deploytasks.deploy.resolve import Resolution
 from deploytasks.deploy.specs import DeploymentSpec, deployment_name
+from deploytasks.findings import Finding
 
 
 def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[RemoteDeployment],
@@ -37,7 +38,7 @@ def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[Remot
         found = running.get((spec.flow_name, name))
         why = _not_promotable(spec, found, records, here, source, name)
         if why is not None:
-            promoted.skipped.append(Skipped(spec.flow_folder, spec.kind, spec.name, *why))
+            promoted.skipped.append(Finding.skipped(spec.flow_folder, spec.kind, spec.name, *why))
             continue
         assert found is not None
         promoted.specs.append(pinned(spec, found))
