@@ -3,7 +3,7 @@ deployment needs. A pool is never changed to fix it (it may serve other projects
 
 from __future__ import annotations
 
-from deploytasks.findings import Finding
+from deploytasks.findings import ERROR, Finding
 
 
 def wrong_pool_type(kind: str, name: str, wanted: str, actual: str | None) -> Finding | None:
@@ -11,7 +11,7 @@ def wrong_pool_type(kind: str, name: str, wanted: str, actual: str | None) -> Fi
     if actual is None or actual == wanted:
         return None
     return Finding(
-        "error", None, None,
+        ERROR, None, None,
         f"work pool '{name}' exists with type '{actual}', but {kind} deployments need type "
         f"'{wanted}'", f"use another pool name in work_pools.{kind}",
         kind=kind, setting=f"work_pools.{kind}",
