@@ -84,6 +84,10 @@ def _pinned_dict(source: Any, own: Any) -> dict[str, Any]:
     return dict(source or {})
 
 
+# Sent with a create, then kept in step one by one (``prefect_api/schedules.py``).
+SCHEDULES = DeploymentField("schedules", "schedules", plain=lambda s: [x.to_dict() for x in s],
+                            compared=lambda s: sorted(x.identity() for x in s), synced=True)
+
 FIELDS: tuple[DeploymentField, ...] = (
     DeploymentField("description", "description", shown=True, restore=True),
     DeploymentField("version", "version", pin=lambda source, own: source, restore=True),
@@ -105,11 +109,8 @@ FIELDS: tuple[DeploymentField, ...] = (
                     configured=lambda s: s.enforce_parameter_schema, restore=True),
     DeploymentField("concurrency_limit", "concurrency_limit", read=_limit,
                     configured=lambda s: s.concurrency_limit),
-    DeploymentField("schedules", "schedules", plain=lambda s: [x.to_dict() for x in s],
-                    compared=lambda s: sorted(x.identity() for x in s), synced=True),
+    SCHEDULES,
 )
-SCHEDULES = FIELDS[-1]
-BY_NAME = {field.name: field for field in FIELDS}
 
 # The build/ document's top-level keys in the order it has always had (README,
 # existing build/ folders). A row whose key is not listed goes at the end.
@@ -117,6 +118,7 @@ DOCUMENT_LAYOUT = ("name", "flow", "flow_name", "type", "environment", "entrypoi
                    "work_pool", "description", "version", "tags", "parameters",
                    "parameter_openapi_schema", "job_variables", "schedules",
                    "concurrency_limit", "enforce_parameter_schema", "pull", "image")
+_RANK = {key: index for index, key in enumerate(DOCUMENT_LAYOUT)}
 
 
 def comparable(spec: DeploymentSpec) -> dict[str, Any]:
@@ -147,8 +149,7 @@ def document_fields(spec: DeploymentSpec, head: dict[str, Any]) -> dict[str, Any
         for parent in parents:
             place = place.setdefault(parent, {})
         place[key] = field.plain(field.value(spec))
-    rank = {key: index for index, key in enumerate(DOCUMENT_LAYOUT)}
-    return dict(sorted(document.items(), key=lambda item: rank.get(item[0], len(rank))))
+    return dict(sorted(document.items(), key=lambda item: _RANK.get(item[0], len(_RANK))))
 
 
 def snapshot_fields(deployment: DeploymentResponse) -> dict[str, Any]:
