@@ -76,8 +76,8 @@ def _not_promotable(spec: DeploymentSpec, found: RemoteDeployment | None,
 
 
 def pinned(spec: DeploymentSpec, source: RemoteDeployment) -> DeploymentSpec:
-    """``spec`` running what ``source`` runs: its version, parameters, entrypoint and
-    parameter schema, and for docker its exact image."""
+    """``spec`` running what ``source`` runs: the fields the table pins (``fields.py``: its
+    version, parameters, entrypoint and parameter schema), and for docker its exact image."""
     spec = replace(spec, **fields.pinned(spec, source.fields))
     if spec.kind != "docker":
         return spec
