@@ -18,7 +18,6 @@ from deploytasks.console import Output
 from deploytasks.console import deploy as render
 from deploytasks.deploy import session
 from deploytasks.deploy.apply import ApplyReport, apply_plan, context_for, create_missing_pools
-from deploytasks.deploy.check import DeploymentCheck, check_deployment
 from deploytasks.deploy.clean import (
     ALL_ENVIRONMENTS,
     CleanReport,
@@ -36,6 +35,7 @@ from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import Plan, RemoteDeployment, make_plan
 from deploytasks.deploy.pools import PoolStatus, check_pools
 from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
+from deploytasks.deploy.readback import DeploymentCheck, check_deployment
 from deploytasks.deploy.records import AppliedRecord, SourceState
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
 from deploytasks.deploy.rules import check_spec

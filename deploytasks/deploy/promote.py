@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.records import AppliedRecord, SourceState
@@ -76,14 +77,10 @@ def _not_promotable(spec: DeploymentSpec, found: RemoteDeployment | None,
 
 
 def pinned(spec: DeploymentSpec, source: RemoteDeployment) -> DeploymentSpec:
-    """``spec`` running what ``source`` runs: its version, parameters, entrypoint and
-    parameter schema, and for docker its exact image."""
-    fields = source.fields
-    spec = replace(spec, version=fields.get("version"),
-                   parameters=dict(fields.get("parameters") or {}),
-                   entrypoint=fields.get("entrypoint") or spec.entrypoint,
-                   parameter_schema=dict(fields.get("parameter_openapi_schema") or {}))
+    """``spec`` running what ``source`` runs: the fields the table pins (``fields.py``: its
+    version, parameters, entrypoint and parameter schema), and for docker its exact image."""
+    spec = replace(spec, **fields.pinned(spec, source.fields))
     if spec.kind != "docker":
         return spec
-    image = (fields.get("job_variables") or {}).get("image", spec.image)
+    image = (source.fields.get("job_variables") or {}).get("image", spec.image)
     return replace(spec, image=image, job_variables={**spec.job_variables, "image": image})
