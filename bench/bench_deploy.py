@@ -547,7 +547,8 @@ def summarize(count: int, runs: list[dict[str, Timing]]) -> dict[str, Any]:
         "ours_requests": {"first": requests, "unchanged": last.requests_unchanged,
                           "per_deployment_first": per_deployment,
                           "per_deployment_unchanged":
-                              sum(last.requests_unchanged.values()) / count},
+                              (last.requests_unchanged.get("reads", 0)
+                               + last.requests_unchanged.get("writes", 0)) / count},
         "deployments_on_server": {t: runs[-1][t].deployments for t in runs[-1]},
         "peak_rss_mb": {t: max((max(r[t].peak_rss_mb.values(), default=0) for r in runs),
                                default=0) for t in runs[-1]},

@@ -177,6 +177,7 @@ def measure_ours(root: Path, layout: str, repeats: int = 3) -> dict[str, float |
     """Import our modules; time the first discover + validate, then repeats of each mode."""
     started = time.perf_counter()
     from deploytasks.flows import discovery
+    from deploytasks.flows.parallel import workers
     from deploytasks.flows.validation import validate
 
     imported = time.perf_counter()
@@ -192,7 +193,7 @@ def measure_ours(root: Path, layout: str, repeats: int = 3) -> dict[str, float |
     cpu = (time.process_time() - cpu_before) / repeats
     del os.environ["DEPLOYTASKS_WORKERS"]
     return {
-        "workers": discovery._workers(len(specs)), "import_modules": imported - started,
+        "workers": workers(len(specs)), "import_modules": imported - started,
         "first_discover": discovered - imported, "first_validate": validated - discovered,
         "first_total": validated - imported,
         "parallel_median": statistics.median(parallel), "parallel_best": min(parallel),

@@ -33,9 +33,6 @@ class ChangeSet:
     folders: frozenset[str]
     files: frozenset[str] = frozenset()  # every changed path, repo-relative
 
-    def selects(self, folder: str) -> bool:
-        return self.everything or folder in self.folders
-
     def selects_flow(self, spec: FlowSpec) -> bool:
         """True when ``spec``'s own files (or shared files it is built from) changed."""
         if self.everything:

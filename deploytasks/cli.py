@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from deploytasks import taskrun
 from deploytasks.console import Output
 from deploytasks.errors import EXIT_USAGE
+from deploytasks.flows.selection import FLOW_HELP
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,12 +25,12 @@ def parser() -> argparse.ArgumentParser:
                                    description="Debug flow discovery, deployments and config.")
     commands = root.add_subparsers(dest="command", required=True)
     discover = commands.add_parser("discover", help="find flows and show their status")
-    discover.add_argument("--flow", help="a flow: key, flow name, file or entrypoint")
+    discover.add_argument("--flow", action="append", help=FLOW_HELP)
     _common(discover)
     validate = commands.add_parser("validate", help="validate flows, or one deployment")
     target = validate.add_mutually_exclusive_group()
     target.add_argument("--deployment", help="a deployment name, e.g. rpa1-python-dev")
-    target.add_argument("--flow", help="a flow: key, flow name, file or entrypoint")
+    target.add_argument("--flow", action="append", help=FLOW_HELP)
     validate.add_argument("--strict", action="store_true", help="warnings fail too")
     validate.add_argument("--offline", action="store_true",
                           help="skip checks that need the Prefect server")

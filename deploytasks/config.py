@@ -29,6 +29,7 @@ from deploytasks.settings import (
     FlowSettings,
     Kind,
     Settings,
+    is_reserved_tag,
 )
 from deploytasks.yamlfile import KeyPath, YamlError, load_yaml_file
 
@@ -244,8 +245,7 @@ def refuse_reserved_tags(layer: Layer, ownership_tag: str) -> None:
     from configuration, in any section of any file."""
     for path, tags in _tag_lists(layer.data, ()):
         for index, tag in enumerate(tags):
-            if isinstance(tag, str) and (tag == ownership_tag
-                                         or tag.startswith(RESERVED_TAG_PREFIXES)):
+            if isinstance(tag, str) and is_reserved_tag(tag, ownership_tag):
                 where = layer.origin((*path, str(index)))
                 raise ConfigError(
                     f"{'.'.join(path)}: tag '{tag}' is reserved: deploytasks sets "

@@ -36,9 +36,21 @@ def build_dir(root: Path) -> Path:
     return root / BUILD_DIR
 
 
+def relative(path: Path, root: Path) -> str:
+    """``path`` relative to the repository, with forward slashes (absolute when outside).
+
+    The one way the tool writes a repository path. Plain string work, no file system:
+    ``Path.relative_to`` is a hot spot when a thousand flows are read. Both paths must be
+    absolute and spelled alike (``display`` resolves them first).
+    """
+    text, base = os.fspath(path), os.fspath(root)
+    if text.startswith(base) and text[len(base):len(base) + 1] in (os.sep, ""):
+        return text[len(base) + 1:].replace(os.sep, "/") or "."
+    return text
+
+
 def display(path: Path, root: Path) -> str:
-    """A path as the user should read it: relative to the repository when inside it."""
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+    """A path as the user should read it: ``relative`` to the repository when inside it
+    (symlinks and a relative ``path`` resolved first), else as given."""
+    shown = relative(path.resolve(), root.resolve())
+    return str(path) if os.path.isabs(shown) else shown

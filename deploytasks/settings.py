@@ -11,13 +11,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from deploytasks.flows.rules.structure import KEY_PATTERN  # what a flow key may look like
+
 Kind = Literal["python", "docker"]
 KINDS: tuple[Kind, ...] = ("python", "docker")
 NAME_PLACEHOLDERS = {"flow", "type", "env", "function", "flow_name"}
 FLOW_PLACEHOLDERS = ("function", "flow_name")  # tell apart the flows of one folder
 LAYOUTS = ("folders", "files")
-# A flow key (folder, file stem or entrypoint name) goes into deployment names and image names.
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 ENTRYPOINT_PATTERN = re.compile(r"^(?P<path>[^:]+\.py):(?P<function>[A-Za-z_][A-Za-z0-9_]*)$")
 MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?$")
 # A project name becomes the tag ``project:<name>`` on everything the tool creates: short,
@@ -28,6 +28,11 @@ PROJECT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 RESERVED_TAG_PREFIXES = ("env:", "type:", "project:")
 PROJECT_RULE = ("1 to 63 characters: lower-case letters, digits, '.', '_' and '-', "
                 "starting with a letter or digit")
+
+
+def is_reserved_tag(tag: str, ownership_tag: str) -> bool:
+    """A tag only deploytasks may set: the ownership tag, or one of the reserved prefixes."""
+    return tag == ownership_tag or tag.startswith(RESERVED_TAG_PREFIXES)
 
 
 class Strict(BaseModel):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from deploytasks import paths
 from deploytasks.console import Output, markdown_table, plural
+from deploytasks.findings import problem_document, skipped_document
 from deploytasks.secrets import is_env, mask
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def _environment_line(out: Output, checked: Checked, verb: str) -> None:
 def skipped_and_problems(out: Output, checked: Checked) -> None:
     """Flows and deployments left out, and each problem, with what to do."""
     for skipped in checked.resolution.skipped:
-        target = skipped.name or skipped.flow
+        target = skipped.deployment or skipped.flow
         hint = f" — {skipped.hint}" if skipped.hint else ""
         out.line(f"[red]✗[/] {target}: skipped: {_esc(skipped.reason)}{_esc(hint)}")
         out.annotate("error", f"{target}: {skipped.reason}{hint}")
@@ -53,8 +54,8 @@ def skipped_and_problems(out: Output, checked: Checked) -> None:
 
 
 def _skipped_documents(checked: Checked) -> dict[str, Any]:
-    return {"skipped": [s.to_document() for s in checked.resolution.skipped],
-            "problems": [p.to_document() for p in checked.problems]}
+    return {"skipped": [skipped_document(s) for s in checked.resolution.skipped],
+            "problems": [problem_document(p) for p in checked.problems]}
 
 
 def build_result(out: Output, result: BuildResult) -> None:
@@ -78,8 +79,8 @@ def validation_result(out: Output, result: ValidationResult) -> None:
     _environment_line(out, checked, "Validated")
     for pool in pools:
         if pool.problem:
-            out.line(f"[red]✗[/] {pool.problem} — use another pool name in work_pools.{pool.kind}")
-            out.annotate("error", pool.problem)
+            out.line(f"[red]✗[/] {pool.problem.message} — {pool.problem.hint}")
+            out.annotate("error", pool.problem.message)
         elif pool.state == "missing":
             out.line(f"[yellow]•[/] work pool '{pool.name}' ({pool.type}) does not exist yet; "
                      "deploy will create it")
@@ -122,9 +123,10 @@ def plan_markdown(checked: Checked, plan: Plan) -> str:
          "; ".join([*([f"drift: {', '.join(i.drift)}"] if i.drift else []),
                     *describe_changes(i.changes)]))
         for i in plan.items if i.action != "unchanged"]
-    rows += [("skipped", s.name or s.flow, s.kind or "", s.reason)
+    rows += [("skipped", s.deployment or s.flow or "", s.kind or "", s.reason)
              for s in checked.resolution.skipped]
-    rows += [("invalid", p.deployment, "", f"{p.setting}: {p.message}") for p in checked.problems]
+    rows += [("invalid", p.deployment or "", "", f"{p.setting}: {p.message}")
+             for p in checked.problems]
     table = markdown_table(["action", "deployment", "type", "details"], rows) if rows \
         else "Nothing to change."
     title = f"### Deployment plan for {checked.resolution.config.env.name}"
@@ -141,7 +143,7 @@ def plan_result(out: Output, result: PlanResult) -> None:
         if pool.state == "missing":
             out.line(f"[green]+[/] work pool '{pool.name}' ({pool.type}) will be created")
         elif pool.problem:
-            out.line(f"[red]✗[/] {pool.problem}")
+            out.line(f"[red]✗[/] {pool.problem.message}")
     for item in plan.items:
         _plan_item(out, item, protected=protected)
     skipped_and_problems(out, checked)

@@ -42,7 +42,8 @@ def wanted_keys(config: ResolvedConfig, flows: Sequence[str],
     from deploytasks.flows.discovery import discover
 
     wanted: dict[str, str | None] = {}
-    for flow in select_flows(discover(config.root, discovery_options(config)), flows):
+    for flow in select_flows(discover(config.root, discovery_options(config)), flows,
+                             config.root):
         try:
             configured = config.flow_settings(flow.folder).kinds
         except DeployTasksError:

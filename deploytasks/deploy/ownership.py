@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from deploytasks.settings import RESERVED_TAG_PREFIXES
+from deploytasks.settings import is_reserved_tag
 
 if TYPE_CHECKING:
     from deploytasks.config import ResolvedConfig
@@ -72,7 +72,7 @@ class Ownership:
 
 def without_reserved(tags: Iterable[str], ownership: Ownership) -> list[str]:
     """``tags`` minus everything the tool sets itself."""
-    return [t for t in tags if t != ownership.tool_tag and not t.startswith(RESERVED_TAG_PREFIXES)]
+    return [t for t in tags if not is_reserved_tag(t, ownership.tool_tag)]
 
 
 def ownership(config: ResolvedConfig) -> Ownership:

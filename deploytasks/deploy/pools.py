@@ -2,7 +2,8 @@
 
 A missing pool is created from the worker type's default base job template
 with the configured overrides merged on top. An existing pool is never
-changed: a pool of the wrong type is a problem to report, not to fix.
+changed: a pool of the wrong type is a problem to report, not to fix
+(``rules.pools``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deploytasks.deploy.rules.pools import wrong_pool_type
+from deploytasks.findings import Finding
 from deploytasks.settings import Kind, WorkPool
 
 PoolState = Literal["ok", "missing", "wrong-type"]
@@ -24,13 +27,7 @@ class PoolStatus:
     type: str
     state: PoolState
     actual_type: str | None = None
-
-    @property
-    def problem(self) -> str | None:
-        if self.state == "wrong-type":
-            return (f"work pool '{self.name}' exists with type '{self.actual_type}', "
-                    f"but {self.kind} deployments need type '{self.type}'")
-        return None
+    problem: Finding | None = None  # why deployments cannot use it
 
 
 def check_pools(pools: dict[Kind, WorkPool], kinds: list[Kind],
@@ -42,7 +39,8 @@ def check_pools(pools: dict[Kind, WorkPool], kinds: list[Kind],
         actual = existing.get(pool.name)
         state: PoolState = "missing" if actual is None else (
             "ok" if actual == pool.type else "wrong-type")
-        statuses.append(PoolStatus(kind, pool.name, pool.type, state, actual))
+        statuses.append(PoolStatus(kind, pool.name, pool.type, state, actual,
+                                   wrong_pool_type(kind, pool.name, pool.type, actual)))
     return statuses
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.records import AppliedRecord, SourceState
-from deploytasks.deploy.resolve import Resolution, Skipped
+from deploytasks.deploy.resolve import Resolution
 from deploytasks.deploy.specs import DeploymentSpec, deployment_name
+from deploytasks.findings import Finding
 
 
 def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[RemoteDeployment],
@@ -37,7 +39,7 @@ def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[Remot
         found = running.get((spec.flow_name, name))
         why = _not_promotable(spec, found, records, here, source, name)
         if why is not None:
-            promoted.skipped.append(Skipped(spec.flow_folder, spec.kind, spec.name, *why))
+            promoted.skipped.append(Finding.skipped(spec.flow_folder, spec.kind, spec.name, *why))
             continue
         assert found is not None
         promoted.specs.append(pinned(spec, found))
@@ -75,14 +77,10 @@ def _not_promotable(spec: DeploymentSpec, found: RemoteDeployment | None,
 
 
 def pinned(spec: DeploymentSpec, source: RemoteDeployment) -> DeploymentSpec:
-    """``spec`` running what ``source`` runs: its version, parameters, entrypoint and
-    parameter schema, and for docker its exact image."""
-    fields = source.fields
-    spec = replace(spec, version=fields.get("version"),
-                   parameters=dict(fields.get("parameters") or {}),
-                   entrypoint=fields.get("entrypoint") or spec.entrypoint,
-                   parameter_schema=dict(fields.get("parameter_openapi_schema") or {}))
+    """``spec`` running what ``source`` runs: the fields the table pins (``fields.py``: its
+    version, parameters, entrypoint and parameter schema), and for docker its exact image."""
+    spec = replace(spec, **fields.pinned(spec, source.fields))
     if spec.kind != "docker":
         return spec
-    image = (fields.get("job_variables") or {}).get("image", spec.image)
+    image = (source.fields.get("job_variables") or {}).get("image", spec.image)
     return replace(spec, image=image, job_variables={**spec.job_variables, "image": image})

@@ -2,7 +2,8 @@
 
 Every valid flow becomes one spec per configured kind. Whatever stops one flow
 (an invalid flow, a bad setting, a parameter schema that cannot be read, an
-image that was never built) becomes a ``Skipped`` entry for that flow only.
+image that was never built) becomes a ``skipped`` finding for that flow only
+(``rules.skipped``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from deploytasks.changes import changed_since as changed_since_ref
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.rules import skipped
 from deploytasks.deploy.schema_cache import SchemaCache
 from deploytasks.deploy.specs import (
     DeploymentSpec,
@@ -23,30 +25,19 @@ from deploytasks.deploy.specs import (
     deployment_name,
 )
 from deploytasks.deploy.version import git_version
+from deploytasks.envfile import parse_env
 from deploytasks.errors import DeployTasksError, ServiceUnavailable, UsageError
+from deploytasks.findings import Finding
 from deploytasks.flows.commands import discovery_options, validation_options
 from deploytasks.flows.discovery import FlowSpec, discover
-from deploytasks.flows.discovery import select_flows as flows_named
+from deploytasks.flows.files import read_text
+from deploytasks.flows.selection import select_named
 from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
-from deploytasks.settings import KINDS, RESERVED_TAG_PREFIXES, Kind
+from deploytasks.paths import relative
+from deploytasks.settings import KINDS, Kind
 
 ImageLookup = Callable[[ResolvedConfig, FlowSpec], str]
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A deployment (or a whole flow, when ``kind`` is None) left out, and why."""
-
-    flow: str
-    kind: Kind | None
-    name: str | None
-    reason: str
-    hint: str | None = None
-
-    def to_document(self) -> dict[str, Any]:
-        return {"flow": self.flow, "type": self.kind, "name": self.name,
-                "reason": self.reason, "hint": self.hint}
 
 
 @dataclass
@@ -56,7 +47,7 @@ class Resolution:
     config: ResolvedConfig
     flows: list[FlowSpec]
     specs: list[DeploymentSpec] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Finding] = field(default_factory=list)  # ``Finding.skipped``
     narrowed: bool = False
     known_names: set[str] = field(default_factory=set)  # of every flow, even invalid
 
@@ -119,64 +110,42 @@ def _name_parts(flow: FlowSpec) -> list[NameParts]:
     return parts
 
 
-def select_flows(found: list[FlowSpec], wanted: Sequence[str],
-                 root: Path | None = None) -> list[FlowSpec]:
-    """The flows ``--flow`` names (key, flow name, file, folder or entrypoint); an unknown
-    name is a usage error."""
+def select_flows(found: list[FlowSpec], wanted: Sequence[str], root: Path) -> list[FlowSpec]:
+    """The flows the ``--flow`` names select (see ``flows.selection``); a name that selects
+    nothing is a usage error."""
     if not wanted:
         return found
-    chosen: list[FlowSpec] = []
-    for name in wanted:
-        matches = flows_named(root or Path.cwd(), found, name)
-        if not matches:
-            known = ", ".join(sorted({f.folder for f in found})) or "none"
-            raise UsageError(f"no flow named {name!r}", where="--flow",
-                             hint=f"use a flow's key (folder name, file stem or entrypoint "
-                                  f"name), flow name, file or entrypoint; known flows: {known}")
-        chosen.extend(m for m in matches if m not in chosen)
+    chosen, unknown = select_named(root, found, wanted)
+    if unknown:
+        known = ", ".join(sorted({f.folder for f in found})) or "none"
+        raise UsageError(f"no flow named {unknown[0]!r}", where="--flow",
+                         hint=f"use a flow's key (folder name, file stem or entrypoint "
+                              f"name), flow name, file or entrypoint; known flows: {known}")
     return chosen
 
 
 def _skip_name_clashes(resolution: Resolution) -> None:
     """Two flows that would get one deployment name: both are skipped, naming each other."""
-    by_name: dict[str, list[DeploymentSpec]] = {}
-    for spec in resolution.specs:
-        by_name.setdefault(spec.name, []).append(spec)
-    for name, specs in by_name.items():
-        if len({spec.entrypoint + "|" + spec.flow_folder for spec in specs}) < 2:
-            continue
-        for spec in specs:
-            others = ", ".join(f"{o.entrypoint} (flow key {o.flow_folder})"
-                               for o in specs if o is not spec)
-            resolution.skipped.append(Skipped(
-                spec.flow_folder, spec.kind, name,
-                f"deployment name {name!r} is also the name of {others}",
-                "give them different keys, or put {function} in naming.deployment"))
-        resolution.specs = [spec for spec in resolution.specs if spec.name != name]
+    clashes = skipped.shared_names(resolution.specs)
+    resolution.skipped += clashes
+    names = {finding.deployment for finding in clashes}
+    resolution.specs = [spec for spec in resolution.specs if spec.name not in names]
 
 
 def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
                   version: str | None, image_for: ImageLookup | None,
                   extra: Layer | None, schemas: SchemaCache) -> None:
-    if not flow.valid:
-        first = flow.errors[0]
-        resolution.skipped.append(Skipped(flow.folder, None, None,
-                                          f"invalid flow: {first.message}", first.hint))
-        return
     config = resolution.config
-    reserved = reserved_flow_tags(flow, config.settings.prefect.ownership_tag)
-    if reserved:
-        resolution.skipped.append(Skipped(
-            flow.folder, None, None,
-            f"{flow.path}:{flow.line}: @flow tag '{reserved[0]}' is reserved (deploytasks "
-            "sets env:, type:, project: and the ownership tag itself)",
-            "remove it from the @flow decorator's tags"))
+    left_out = skipped.invalid_flow(flow) or \
+        skipped.reserved_flow_tag(flow, config.settings.prefect.ownership_tag)
+    if left_out:
+        resolution.skipped.append(left_out)
         return
     try:
         wanted = [k for k in config.flow_settings(flow.folder).kinds if k in kinds]
         schema = _schema(config.root, flow, schemas)
     except DeployTasksError as error:
-        resolution.skipped.append(Skipped(flow.folder, None, None, str(error)))
+        resolution.skipped.append(skipped.not_resolvable(flow, None, None, error))
         return
     for kind in wanted:
         try:
@@ -184,9 +153,8 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
         except ServiceUnavailable:
             raise  # the engine or a registry is down: the whole run stops (exit 3)
         except DeployTasksError as error:
-            resolution.skipped.append(Skipped(flow.folder, kind,
-                                              deployment_name(config, flow, kind),
-                                              error.message, error.hint))
+            resolution.skipped.append(skipped.not_resolvable(
+                flow, kind, deployment_name(config, flow, kind), error))
 
 
 def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | None,
@@ -198,16 +166,11 @@ def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | Non
                      and origin.scope in ("defaults", "template")}
     image = image_for(config, flow) if (kind == "docker" and image_for) else None
     env_values = read_env_values(config.root / Path(flow.path).parent,
-                                 resolved.settings.env_vars)
+                                 resolved.settings.env_vars, config.root)
     inputs = SpecInputs(version=version, image=image, parameter_schema=schema,
                         env_values=env_values)
     return build_spec(config, flow, kind, resolved.settings, accepted_parameters(flow),
                       inputs, from_defaults)
-
-
-def reserved_flow_tags(flow: FlowSpec, ownership_tag: str) -> list[str]:
-    """Tags of the ``@flow`` decorator that only deploytasks may set."""
-    return [t for t in flow.tags if t == ownership_tag or t.startswith(RESERVED_TAG_PREFIXES)]
 
 
 def accepted_parameters(flow: FlowSpec) -> set[str] | None:
@@ -233,19 +196,15 @@ def _schema(root: Path, flow: FlowSpec, schemas: SchemaCache) -> dict[str, Any]:
     return schema
 
 
-def read_env_values(folder: Path, names: Sequence[str]) -> dict[str, str]:
-    """Values of the named keys from the flow's ``.env`` (registered as secrets)."""
+def read_env_values(folder: Path, names: Sequence[str], root: Path) -> dict[str, str]:
+    """Values of the named keys from the flow's ``.env`` (registered as secrets), read
+    safely and parsed as the env-file rule parses it (``deploytasks.envfile``)."""
     from deploytasks.secrets import register_secret
 
     if not names:
         return {}
-    values: dict[str, str] = {}
-    env_file = folder / ".env"
-    if env_file.is_file():
-        for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, sep, value = line.removeprefix("export ").partition("=")
-            if sep and key.strip() in names:
-                values[key.strip()] = value.strip().strip("'\"")
+    text, _ = read_text(folder / ".env", root) if (folder / ".env").is_file() else (None, None)
+    values = parse_env(text, relative(folder / ".env", root)).values(names) if text else {}
     for value in values.values():
         register_secret(value)
     return values

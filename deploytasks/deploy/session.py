@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from deploytasks.config import ConfigurationManager, ResolvedConfig
 from deploytasks.deploy.prefect_api import PrefectGateway
-from deploytasks.deploy.throttle import Throttle
+from deploytasks.deploy.prefect_api.throttle import Throttle
 from deploytasks.env.local_server import LocalServer
 from deploytasks.errors import ServiceUnavailable
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.resources import docker_memory
 from deploytasks.flows.discovery import FlowSpec
@@ -58,7 +59,13 @@ class NameParts:
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """Everything the server should hold for one deployment."""
+    """Everything the server should hold for one deployment.
+
+    Besides its identity (name, flow, kind, environment), the image and the notes,
+    each attribute is a deployment field with its row in ``fields.FIELDS``, which says
+    how it is compared, sent, read back and written (a unit test keeps the two in
+    step). A new field takes a default here, so that specs made without it stay valid.
+    """
 
     name: str
     flow_folder: str
@@ -88,38 +95,14 @@ class DeploymentSpec:
         return (self.flow_name, self.name)
 
     def comparable(self) -> dict[str, Any]:
-        """The fields the plan compares with the server, as plain data."""
-        return {
-            "description": self.description,
-            "version": self.version,
-            "tags": sorted(self.tags),
-            "parameters": self.parameters,
-            "parameter_openapi_schema": self.parameter_schema,
-            "job_variables": self.job_variables,
-            "work_pool_name": self.work_pool,
-            "work_queue_name": self.work_queue,
-            "entrypoint": self.entrypoint,
-            "pull_steps": list(self.pull_steps),
-            "enforce_parameter_schema": self.enforce_parameter_schema,
-            "concurrency_limit": self.concurrency_limit,
-            "schedules": sorted(s.identity() for s in self.schedules),
-        }
+        """The fields the plan compares with the server, as plain data (``fields.py``)."""
+        return fields.comparable(self)
 
     def to_document(self) -> dict[str, Any]:
         """The whole spec as plain data (``build`` writes it, ``--json`` prints it)."""
-        return {
+        return fields.document_fields(self, {
             "name": self.name, "flow": self.flow_folder, "flow_name": self.flow_name,
-            "type": self.kind, "environment": self.environment, "entrypoint": self.entrypoint,
-            "work_pool": {"name": self.work_pool, "work_queue_name": self.work_queue},
-            "description": self.description, "version": self.version,
-            "tags": list(self.tags), "parameters": self.parameters,
-            "parameter_openapi_schema": self.parameter_schema,
-            "job_variables": self.job_variables,
-            "schedules": [s.to_dict() for s in self.schedules],
-            "concurrency_limit": self.concurrency_limit,
-            "enforce_parameter_schema": self.enforce_parameter_schema,
-            "pull": list(self.pull_steps), "image": self.image,
-        }
+            "type": self.kind, "environment": self.environment, "image": self.image})
 
 
 @dataclass(frozen=True)
@@ -182,12 +165,11 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         parameter_schema=inputs.parameter_schema,
         job_variables=_job_variables(config, kind, settings, inputs),
         schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
-        concurrency_limit=settings.concurrency_limit,
-        enforce_parameter_schema=settings.enforce_parameter_schema,
         pull_steps=_pull_steps(config, kind),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
         parts=NameParts.of(flow),
+        **fields.configured(settings),
     )
 
 

@@ -15,17 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import Ownership, without_reserved
 from deploytasks.deploy.specs import DeploymentSpec
 
-# Fields of the server's event → the deployment-update field that restores them.
-RESTORABLE = {
-    "description": "description", "tags": "tags", "parameters": "parameters",
-    "parameter_openapi_schema": "parameter_openapi_schema",
-    "enforce_parameter_schema": "enforce_parameter_schema", "entrypoint": "entrypoint",
-    "path": "path", "pull_steps": "pull_steps", "infra_overrides": "job_variables",
-    "paused": "paused", "version": "version",
-}
+# Fields of the server's event → the deployment-update field that restores them: our
+# fields an update can put back (``fields.py``), and columns no spec sets that the
+# upsert may still have changed.
+RESTORABLE = {**fields.restorable(), "path": "path", "paused": "paused"}
 IGNORED = {"labels"}  # recomputed by the server from the others
 
 

@@ -14,13 +14,15 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from deploytasks import taskrun
+from deploytasks.flows.selection import FLOW_HELP, split_flows
+
+__all__ = ["collection", "split_flows"]
 
 if TYPE_CHECKING:
     from deploytasks.service.selection import Selection
 
 ENV = "Environment: development|staging|production (or dev|prod); default DEPLOYMENT_ENV."
-FLOW = ("Limit to these flows (keys: folder names, file stems or entrypoint names; or flow "
-        "names, files, entrypoints): repeat, or separate with commas.")
+FLOW = FLOW_HELP
 JSON = "Print one JSON document instead of text."
 VERBOSE = "Show more detail (unchanged deployments, files written)."
 REGISTRY = "Registry host/project for image names (overrides DOCKER_REGISTRY)."
@@ -38,11 +40,6 @@ def _selection(env: str, flow: list[str] | None, registry: str = "", changed_sin
 
     return Selection(env or None, kinds, split_flows(flow),  # type: ignore[arg-type]
                      registry or None, changed_since or None)
-
-
-def split_flows(flow: list[str] | None) -> tuple[str, ...]:
-    """``--flow a --flow b`` and ``--flow a,b`` (what ``make FLOW=a,b`` passes) alike."""
-    return tuple(name.strip() for item in flow or () for name in item.split(",") if name.strip())
 
 
 @task(help=COMMON, iterable=["flow"], auto_shortflags=False)

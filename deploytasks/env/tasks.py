@@ -7,7 +7,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from deploytasks import taskrun
-from deploytasks.deploy.tasks import split_flows
+from deploytasks.flows.selection import FLOW_HELP, split_flows
 
 JSON_HELP = "Print one JSON document instead of text."
 
@@ -46,7 +46,7 @@ def show(c: Context, env: str = "", json: bool = False) -> None:
     taskrun.run(lambda out: commands.show_config(out, env or None), json=json)
 
 
-DEPLOY_HELP = {"flow": "Limit to these flows (folder names): repeat, or separate with commas.",
+DEPLOY_HELP = {"flow": FLOW_HELP,
                "registry": "Registry host/project for image names.",
                "json": JSON_HELP, "verbose": "Show more detail."}
 
@@ -91,7 +91,7 @@ def deploy_prod(c: Context, flow: list[str] | None = None, registry: str = "",
 
 @task(name="promote", help={"from_": "Environment whose running deployments to promote.",
                             "to": "Environment to deploy them to.",
-                            "flow": "Limit to these flows: repeat, or separate with commas.",
+                            "flow": FLOW_HELP,
                             "dry_run": "Show the plan only; write nothing.",
                             "allow_dirty": "Promote onto a protected environment even with "
                                            "uncommitted changes (python deployments still "

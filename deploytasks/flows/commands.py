@@ -7,11 +7,12 @@ valid, 1 when any is not (or, under ``--strict``, when anything warns).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from deploytasks.errors import EXIT_OK, EXIT_PROBLEMS, ConfigError
-from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover, discover_target
+from deploytasks.flows.discovery import DiscoveryOptions, FlowSpec, discover, discover_targets
+from deploytasks.flows.selection import split_flows
 from deploytasks.flows.validation import ValidationOptions, validate
 
 if TYPE_CHECKING:  # the core imports discovery_options from here: keep the console out
@@ -22,10 +23,11 @@ if TYPE_CHECKING:  # the core imports discovery_options from here: keep the cons
 
 
 def discover_command(
-    out: Output, *, flow: str | None = None, verbose: bool = False, json: bool = False,
-    env: str | None = None, changed_since: str | None = None,
+    out: Output, *, flow: str | Sequence[str] | None = None, verbose: bool = False,
+    json: bool = False, env: str | None = None, changed_since: str | None = None,
 ) -> int:
-    """List the flows (or one), each with its status; 1 when any is invalid."""
+    """List the flows (or those ``--flow`` selects), each with its status; 1 when any is
+    invalid."""
     _modes(out, verbose=verbose, json=json)
     config = load_config(env)
     specs = find_flows(config, flow, changed_since)
@@ -34,10 +36,12 @@ def discover_command(
 
 
 def validate_command(
-    out: Output, *, flow: str | None = None, verbose: bool = False, json: bool = False,
-    strict: bool = False, env: str | None = None, changed_since: str | None = None,
+    out: Output, *, flow: str | Sequence[str] | None = None, verbose: bool = False,
+    json: bool = False, strict: bool = False, env: str | None = None,
+    changed_since: str | None = None,
 ) -> int:
-    """Validate the flows (or one): structure, dependencies, Docker, env files."""
+    """Validate the flows (or those ``--flow`` selects): structure, dependencies, Docker,
+    env files."""
     _modes(out, verbose=verbose, json=json)
     config = load_config(env)
     specs = find_flows(config, flow, changed_since)
@@ -60,13 +64,15 @@ def load_config(env: str | None) -> ResolvedConfig:
     return ConfigurationManager().load(env=env)
 
 
-def find_flows(config: ResolvedConfig, flow: str | None,
+def find_flows(config: ResolvedConfig, flow: str | Sequence[str] | None,
                changed_since: str | None = None) -> list[FlowSpec]:
-    """Every flow, or the one ``--flow`` names; only changed ones with ``changed_since``."""
+    """Every flow, or those ``--flow`` selects (``flows.selection``); only changed ones with
+    ``changed_since``."""
     from deploytasks.changes import changed_since as changes
 
     options = discovery_options(config)
-    specs = discover_target(config.root, flow, options) if flow else \
+    names = split_flows(flow)
+    specs = discover_targets(config.root, names, options) if names else \
         discover(config.root, options)
     if changed_since:
         changed = changes(config.root, changed_since, config.settings.discovery.flows_dir)

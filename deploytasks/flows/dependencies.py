@@ -5,17 +5,19 @@ Sources, each at the repository root: ``requirements*.txt`` and ``requirements/*
 ``[project.optional-dependencies]``, ``[dependency-groups]``, Poetry's dependency
 tables), and the lock files ``uv.lock`` and ``poetry.lock`` (every package they
 pin is installed with the project). Each canonical distribution name remembers
-the first file that declares it, and a file that cannot be read is a finding.
+the first file that declares it, and a file that cannot be read is a warning.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deploytasks.findings import WARNING, Finding
 from deploytasks.flows.files import read_text
 from deploytasks.flows.imports import canonical, parse_requirements
 
@@ -25,23 +27,13 @@ _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 @dataclass(frozen=True)
-class Problem:
-    """A dependency file that could not be read (file, line, message, hint)."""
-
-    file: str
-    line: int | None
-    message: str
-    hint: str
-
-
-@dataclass(frozen=True)
 class Declared:
     """What the repository declares: name → the file (and table) that declares it."""
 
     names: Mapping[str, str] = field(default_factory=dict)
     files: tuple[str, ...] = ()  # the files read, in the order above
     project: str | None = None  # ``[project].name``: the repository's own distribution
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[Finding, ...] = ()  # warnings: files that could not be read
     target: str | None = None  # where a new dependency belongs (see ``declare_in``)
 
     def declares(self, distributions: Iterable[str]) -> str | None:
@@ -53,7 +45,7 @@ def read_declared(root: Path) -> Declared:
     """Every dependency the repository's root files declare."""
     names: dict[str, str] = {}
     files: list[str] = []
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     target = None
     for rel in _requirement_files(root):
         files.append(rel)
@@ -85,12 +77,11 @@ def _requirement_files(root: Path) -> list[str]:
     return found
 
 
-def _requirements_names(root: Path, rel: str, problems: list[Problem]) -> set[str]:
+def _requirements_names(root: Path, rel: str, problems: list[Finding]) -> set[str]:
     text, problem = read_text(root / rel, root)
     if text is None:
         if problem:
-            problems.append(Problem(problem.file, problem.line, problem.message,
-                                    problem.hint or ""))
+            problems.append(dataclasses.replace(problem, severity=WARNING))
         return set()
     parsed = parse_requirements(text)
     names = set(parsed.names)
@@ -101,20 +92,20 @@ def _requirements_names(root: Path, rel: str, problems: list[Problem]) -> set[st
     return names
 
 
-def _toml(root: Path, rel: str, problems: list[Problem]) -> dict[str, Any]:
+def _toml(root: Path, rel: str, problems: list[Finding]) -> dict[str, Any]:
     """A TOML file as data; one that does not parse is a problem, and counts as empty."""
     text, problem = read_text(root / rel, root)
     if text is None:
         if problem:
-            problems.append(Problem(rel, problem.line, problem.message, problem.hint or ""))
+            problems.append(dataclasses.replace(problem, severity=WARNING, file=rel))
         return {}
     try:
         return _parse_toml(text)
     except ValueError as error:  # tomllib.TOMLDecodeError and toml's errors are ValueErrors
         line = re.search(r"line (\d+)", str(error))
-        problems.append(Problem(rel, int(line.group(1)) if line else None,
-                                f"{rel} is not valid TOML: {str(error).splitlines()[0]}",
-                                f"fix {rel}; its dependencies are not counted until then"))
+        problems.append(Finding.warning(rel, int(line.group(1)) if line else None,
+                                        f"{rel} is not valid TOML: {str(error).splitlines()[0]}",
+                                        f"fix {rel}; its dependencies are not counted until then"))
         return {}
 
 

@@ -1,7 +1,7 @@
 """Reading repository files safely: never outside the repository, never too large, never run.
 
-Listing folders (symlink loops survived), repo-relative paths, UTF-8 text with a
-finding for what cannot be read, and Python parsed with ``ast`` only.
+Listing folders (symlink loops survived), UTF-8 text with a finding for what cannot be
+read, and Python parsed with ``ast`` only. Repo-relative paths are ``paths.relative``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from deploytasks.flows.model import Finding
+from deploytasks.findings import Finding
+from deploytasks.paths import relative
+
+__all__ = ["MAX_SOURCE_BYTES", "SKIPPED_DIRS", "Listing", "is_dir", "list_folder", "parse_python",
+           "parse_source", "read_text", "relative", "skipped_dir", "unsafe_path"]
 
 MAX_SOURCE_BYTES = 1_000_000  # a flow file this large is data, not code; parsing it takes seconds
 SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist", "venv", "site-packages"})
@@ -69,18 +73,7 @@ def skipped_dir(entry: os.DirEntry[str], exclude: Sequence[str] = ()) -> bool:
     )
 
 
-def relative(path: Path, root: Path) -> str:
-    """``path`` relative to the repository, with forward slashes (absolute when outside).
-
-    Plain string work: ``Path.relative_to`` is a hot spot when a thousand flows are read.
-    """
-    text, base = os.fspath(path), os.fspath(root)
-    if text.startswith(base) and text[len(base):len(base) + 1] in (os.sep, ""):
-        return text[len(base) + 1:].replace(os.sep, "/") or "."
-    return text
-
-
-def unsafe_path(path: Path, root: Path) -> tuple[str, str] | None:
+def unsafe_path(path: Path, root: Path) -> Finding | None:
     """Why ``path`` must not be read (a symlink out of the repository, a loop), or None."""
     if not os.path.islink(path):
         return None
@@ -88,12 +81,13 @@ def unsafe_path(path: Path, root: Path) -> tuple[str, str] | None:
     try:
         os.stat(path)
     except OSError as error:
-        return (f"{rel} is a broken or looping symlink ({error.strerror})",
-                "point the symlink at a file inside the repository, or remove it")
+        return Finding.error(rel, None, f"{rel} is a broken or looping symlink ({error.strerror})",
+                             "point the symlink at a file inside the repository, or remove it")
     real, base = os.path.realpath(path), os.path.realpath(root)
     if os.path.commonpath([real, base]) != base:
-        return (f"{rel} is a symlink to {real}, outside the repository",
-                "copy the file into the repository; deploytasks never reads outside it")
+        return Finding.error(rel, None, f"{rel} is a symlink to {real}, outside the repository",
+                             "copy the file into the repository; deploytasks never reads "
+                             "outside it")
     return None
 
 
@@ -102,7 +96,7 @@ def read_text(path: Path, root: Path) -> tuple[str | None, Finding | None]:
     rel = relative(path, root)
     unsafe = unsafe_path(path, root)
     if unsafe:
-        return None, Finding.error(rel, None, *unsafe)
+        return None, unsafe
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size

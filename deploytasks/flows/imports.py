@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
+from deploytasks.findings import Finding
 from deploytasks.secrets import redact
 
 # Import names whose distribution no naming rule finds, for packages that are declared but
@@ -168,16 +169,6 @@ def _catches_import_error(node: ast.AST) -> bool:
 # --- requirements.txt --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LineProblem:
-    """Something wrong on one line of a requirements file."""
-
-    line: int
-    message: str
-    hint: str
-    severity: str = "error"
-
-
 @dataclass
 class Requirements:
     """What one requirements file lists: canonical names, nested files, problems.
@@ -187,7 +178,7 @@ class Requirements:
 
     names: set[str] = field(default_factory=set)
     includes: list[tuple[int, str]] = field(default_factory=list)  # (line, path of -r FILE)
-    problems: list[LineProblem] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)  # no file: the caller knows it
 
 
 def canonical(name: str) -> str:
@@ -239,9 +230,9 @@ def _option(number: int, line: str, result: Requirements) -> None:
         if egg:
             result.names.add(canonical(egg.group(1)))
     elif flag.split()[0] not in IGNORED_OPTIONS:
-        result.problems.append(LineProblem(
-            number, f"unknown option {flag.split()[0]} on line {number}",
-            "remove it, or check it against 'pip install --help'", "warning",
+        result.problems.append(Finding.warning(
+            None, number, f"unknown option {flag.split()[0]} on line {number}",
+            "remove it, or check it against 'pip install --help'",
         ))
 
 
@@ -261,8 +252,8 @@ def _requirement(number: int, line: str, result: Requirements) -> None:
         result.names.add(canonical(Requirement(line).name))
     except InvalidRequirement as error:
         reason = redact(str(error).splitlines()[0])  # the line may hold a URL's token
-        result.problems.append(LineProblem(
-            number, f"line {number} is not a valid requirement: {reason}",
+        result.problems.append(Finding.error(
+            None, number, f"line {number} is not a valid requirement: {reason}",
             "write one requirement per line, e.g. 'pandas>=2.0' (see pip's requirements format)",
         ))
 

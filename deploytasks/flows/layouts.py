@@ -12,23 +12,25 @@ Three layouts, any number of them in one repository:
   name share its stem and deploy one flow each.
 
 A *unit* is what one key stands for: a folder, a file, or an entrypoint's file.
-Only names are listed here; nothing is read or parsed.
+Only names are listed here; nothing is read or parsed. A unit that cannot be a flow
+(its key, its missing file: ``rules.structure``) carries the error that says so.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from deploytasks.flows.files import is_dir, relative, skipped_dir
+from deploytasks.findings import Finding
+from deploytasks.flows.files import is_dir, skipped_dir
+from deploytasks.flows.rules.structure import missing_entrypoint_file, unusable_key
+from deploytasks.paths import relative
 
 LAYOUTS = ("folders", "files", "entrypoints")
-KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 NOT_FLOW_FILES = frozenset({"__init__.py", "__main__.py", "conftest.py", "setup.py"})
 
 
@@ -63,22 +65,13 @@ class Unit:
     pattern: str = "workflow.py"  # folders: which files of the folder are read
     functions: tuple[str, ...] = ()  # entrypoints: the functions named, in order
     setting: str = "discovery"
-    problem: tuple[str, str] | None = None  # (message, hint) that makes the unit invalid
+    problem: Finding | None = None  # the error that makes the unit invalid
     origins: tuple[str, ...] = field(default=(), compare=False)  # entrypoints as written
 
     @property
     def is_file(self) -> bool:
         """True for the layouts whose unit is one file."""
         return self.layout != "folders"
-
-
-def key_problem(key: str, source: str, setting: str) -> tuple[str, str] | None:
-    """Why a key derived from a file name cannot name deployments, or None."""
-    if KEY_RE.match(key):
-        return None
-    return (f"{source} gives the flow key {key!r}, which cannot name deployments or images",
-            f"rename it to letters, digits, '.', '_' and '-', or list it in {setting} "
-            "with a name:")
 
 
 def file_units(root: Path, base: Path, source: SourceOptions) -> list[Unit]:
@@ -89,7 +82,8 @@ def file_units(root: Path, base: Path, source: SourceOptions) -> list[Unit]:
                 not fnmatchcase(name, source.pattern):
             continue
         path = base / name
-        problem = key_problem(name[:-3], relative(path, root), source.setting)
+        rel = relative(path, root)
+        problem = unusable_key(rel, name[:-3], rel, source.setting)
         units.append(Unit(name[:-3], "files", path, source.pattern, setting=source.setting,
                           problem=problem))
     return units
@@ -121,7 +115,7 @@ def entrypoint_units(root: Path, entries: Sequence[EntrypointOption]) -> list[Un
             continue
         group = grouped[item]
         unit = _entry_unit(root, Path(item).stem, group, group[0].setting)
-        problem = key_problem(unit.key, item, "discovery.entrypoints")
+        problem = unusable_key(relative(unit.path, root), unit.key, item, "discovery.entrypoints")
         if problem and not unit.problem:
             unit = dataclasses.replace(unit, problem=problem)
         units.append(unit)
@@ -132,10 +126,7 @@ def _entry_unit(root: Path, key: str, group: list[EntrypointOption], setting: st
     path = root / group[0].path
     functions = tuple(dict.fromkeys(entry.function for entry in group))
     origins = tuple(f"{entry.path}:{entry.function}" for entry in group)
-    problem = None
-    if not path.is_file():
-        problem = (f"{group[0].path} (from {setting}) does not exist",
-                   f"fix the path in {setting}: it is relative to the repository root")
+    problem = missing_entrypoint_file(root, group[0].path, setting)
     return Unit(key, "entrypoints", path, functions=functions, setting=setting,
                 problem=problem, origins=origins)
 

@@ -1,6 +1,7 @@
-"""What discovery finds: flows, their files, parameters, and what is wrong with them.
+"""What discovery finds: flows, their files and parameters, and the findings about them.
 
-Plain frozen dataclasses with their ``--json`` shape; nothing here reads a file.
+Plain frozen dataclasses with their ``--json`` shape; nothing here reads a file. The
+findings are the one result type of every check (``deploytasks.findings``).
 """
 
 from __future__ import annotations
@@ -10,37 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploytasks.findings import Finding
 from deploytasks.flows.imports import ImportRef
 
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem, where it is, and what to do about it."""
-
-    severity: str  # "error" fails the flow; "warning" only informs (fails under --strict)
-    file: str  # repo-relative
-    line: int | None
-    message: str
-    hint: str | None = None
-
-    @classmethod
-    def error(cls, file: str, line: int | None, message: str, hint: str | None = None) -> Finding:
-        """A finding that makes the flow invalid."""
-        return cls("error", file, line, message, hint)
-
-    @classmethod
-    def warning(cls, file: str, line: int | None, message: str, hint: str | None = None) -> Finding:
-        """A finding that is shown but does not fail the flow."""
-        return cls("warning", file, line, message, hint)
-
-    @property
-    def location(self) -> str:
-        """``file:line``, or the file alone when no line applies."""
-        return f"{self.file}:{self.line}" if self.line else self.file
-
-    def to_dict(self) -> dict[str, Any]:
-        """The finding as plain data for ``--json``."""
-        return dataclasses.asdict(self)
+__all__ = ["Finding", "FlowFiles", "FlowSpec", "Parameter"]
 
 
 @dataclass(frozen=True)
@@ -140,11 +114,14 @@ class FlowSpec:
         return (self.line, self.end_line)
 
     def with_findings(self, findings: Sequence[Finding]) -> FlowSpec:
-        """A copy with more findings, split into errors and warnings."""
+        """A copy with more findings, split into errors and warnings; each is about this
+        flow (its key) from now on."""
         if not findings:
             return self
-        errors = tuple(f for f in findings if f.severity == "error")
-        warnings = tuple(f for f in findings if f.severity != "error")
+        about = [f if f.flow == self.folder else dataclasses.replace(f, flow=self.folder)
+                 for f in findings]
+        errors = tuple(f for f in about if f.is_error)
+        warnings = tuple(f for f in about if not f.is_error)
         return dataclasses.replace(
             self, errors=self.errors + errors, warnings=self.warnings + warnings
         )

@@ -11,9 +11,8 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from deploytasks import taskrun
+from deploytasks.flows.selection import FLOW_HELP
 
-FLOW_HELP = ("Check one flow: its key (folder name, file stem or entrypoint name), flow name, "
-             "flow file, folder or entrypoint (path/file.py:function).")
 VERBOSE_HELP = "Also show each flow's parameters, files, description and warnings."
 JSON_HELP = "Print one JSON document instead of text."
 ENV_HELP = "Environment whose configuration applies (default DEPLOYMENT_ENV or development)."
@@ -22,27 +21,28 @@ CHANGED_HELP = "Only flows whose folder (or config/) changed since this git ref,
 
 
 @task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP,
-            "changed_since": CHANGED_HELP}, auto_shortflags=False)
-def discover(c: Context, flow: str = "", verbose: bool = False, json: bool = False,
+            "changed_since": CHANGED_HELP}, iterable=["flow"], auto_shortflags=False)
+def discover(c: Context, flow: list[str] | None = None, verbose: bool = False, json: bool = False,
              env: str = "", changed_since: str = "") -> None:
     """Discover the flows in the repository and show what each one deploys."""
     from deploytasks.flows import commands
 
     taskrun.run(lambda out: commands.discover_command(
-        out, flow=flow or None, verbose=verbose, json=json, env=env or None,
+        out, flow=flow, verbose=verbose, json=json, env=env or None,
         changed_since=changed_since or None,
     ), json=json, verbose=verbose)
 
 
 @task(help={"flow": FLOW_HELP, "verbose": VERBOSE_HELP, "json": JSON_HELP, "env": ENV_HELP,
-            "strict": STRICT_HELP, "changed_since": CHANGED_HELP}, auto_shortflags=False)
-def validate(c: Context, flow: str = "", verbose: bool = False, json: bool = False,
+            "strict": STRICT_HELP, "changed_since": CHANGED_HELP}, iterable=["flow"],
+      auto_shortflags=False)
+def validate(c: Context, flow: list[str] | None = None, verbose: bool = False, json: bool = False,
              strict: bool = False, env: str = "", changed_since: str = "") -> None:
     """Validate the flows: decorator, dependencies, Dockerfile and env files."""
     from deploytasks.flows import commands
 
     taskrun.run(lambda out: commands.validate_command(
-        out, flow=flow or None, verbose=verbose, json=json, strict=strict, env=env or None,
+        out, flow=flow, verbose=verbose, json=json, strict=strict, env=env or None,
         changed_since=changed_since or None,
     ), json=json, verbose=verbose)
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from deploytasks.console import Output
 from deploytasks.console import images as view
 from deploytasks.errors import Interrupted
+from deploytasks.flows.selection import split_flows
 from deploytasks.images.manifest import Manifest
 from deploytasks.images.results import ImageResult, Reporter, exit_code
-from deploytasks.images.targets import ImageOptions, ImageTarget, flow_targets, split_names
+from deploytasks.images.targets import ImageOptions, ImageTarget, flow_targets
 
 if TYPE_CHECKING:
     from deploytasks.config import ResolvedConfig
@@ -40,7 +41,8 @@ def load_config(env: str | None, registry: str | None, root: Path | None = None
 
 
 def build(out: Output, *, env: str | None = None, registry: str | None = None,
-          flow: str | None = None, no_cache: bool = False, root: Path | None = None) -> int:
+          flow: str | Sequence[str] | None = None, no_cache: bool = False,
+          root: Path | None = None) -> int:
     """Build the images of the selected flows; the exit code."""
     from deploytasks.images import docker_api
     from deploytasks.images.build import build_images
@@ -54,7 +56,7 @@ def build(out: Output, *, env: str | None = None, registry: str | None = None,
 
 
 def push(out: Output, *, env: str | None = None, registry: str | None = None,
-         flow: str | None = None, root: Path | None = None) -> int:
+         flow: str | Sequence[str] | None = None, root: Path | None = None) -> int:
     """Push the images of the selected flows to the registry; the exit code."""
     from deploytasks.images.transfer import push_images, session
 
@@ -68,7 +70,7 @@ def push(out: Output, *, env: str | None = None, registry: str | None = None,
 
 
 def pull(out: Output, *, env: str | None = None, registry: str | None = None,
-         flow: str | None = None, root: Path | None = None) -> int:
+         flow: str | Sequence[str] | None = None, root: Path | None = None) -> int:
     """Pull the images of the selected flows from the registry; the exit code."""
     from deploytasks.images.transfer import pull_images, session
 
@@ -99,8 +101,8 @@ def base(out: Output, *, tag: str | None = None, force: bool = False,
     return 0
 
 
-def _targets(cfg: ResolvedConfig, flow: str | None) -> list[ImageTarget]:
-    return flow_targets(cfg, split_names(flow))
+def _targets(cfg: ResolvedConfig, flow: str | Sequence[str] | None) -> list[ImageTarget]:
+    return flow_targets(cfg, split_flows(flow))
 
 
 def _run_images(out: Output, action: str, targets: Sequence[ImageTarget],

@@ -3,8 +3,9 @@
 A flow "has an image" when its folder holds a ``Dockerfile``, or when it is
 deployed as a container and the repository has a shared Dockerfile (the root
 ``Dockerfile``, or ``docker.dockerfile``), which builds with the whole repository as
-its context. ``flow_targets`` decides it from flow discovery, in every layout;
-``find_targets`` is the guide's layout alone (``flows/<name>/Dockerfile``).
+its context. ``flow_targets`` decides it from flow discovery, in every layout, and
+narrows to what ``--flow`` selects (``flows.selection``); ``find_targets`` lists the
+guide's layout alone (``flows/<name>/Dockerfile``, for benchmarks).
 """
 
 from __future__ import annotations
@@ -120,30 +121,20 @@ class ImageOptions:
         return args
 
 
-def find_targets(root: Path, flows_dir: str, only: Sequence[str] = ()) -> list[ImageTarget]:
-    """The flow folders under ``root/flows_dir`` that hold a Dockerfile, by name.
-
-    ``only`` narrows to named flows; a name without a Dockerfile is a usage error.
-    """
+def find_targets(root: Path, flows_dir: str) -> list[ImageTarget]:
+    """The flow folders under ``root/flows_dir`` that hold a Dockerfile, by name (no
+    discovery: the guide's layout only)."""
     base = root / flows_dir
     found = sorted(p.parent for p in base.glob(f"*/{DOCKERFILE}") if p.is_file())
-    targets = [ImageTarget(folder.name, folder) for folder in found]
-    if not only:
-        return targets
-    known = {t.flow: t for t in targets}
-    unknown = [name for name in only if name not in known]
-    if unknown:
-        listed = ", ".join(known) or "none"
-        raise UsageError(f"no Dockerfile for flow '{unknown[0]}' under {flows_dir}/",
-                         where="--flow", hint=f"flows with an image: {listed}")
-    return [known[name] for name in dict.fromkeys(only)]
+    return [ImageTarget(folder.name, folder) for folder in found]
 
 
 def flow_targets(cfg: ResolvedConfig, only: Sequence[str] = ()) -> list[ImageTarget]:
-    """Every flow key with an image, in every layout; ``only`` narrows to the named flows
-    (keys, flow names, files or entrypoints), and a named flow without one is a usage error."""
+    """Every flow key with an image, in every layout; ``only`` narrows to what the
+    ``--flow`` names select, and a name that selects no flow with an image is a usage error."""
     from deploytasks.flows.commands import discovery_options
-    from deploytasks.flows.discovery import discover, select_flows
+    from deploytasks.flows.discovery import discover
+    from deploytasks.flows.selection import select_flows
 
     specs = discover(cfg.root, discovery_options(cfg))
     targets = {t.flow: t for spec in specs if (t := _target(cfg, spec)) is not None}
@@ -174,8 +165,3 @@ def _target(cfg: ResolvedConfig, spec: FlowSpec) -> ImageTarget | None:
     if "docker" not in kinds:
         return None  # a Python-only flow needs no image of the shared Dockerfile
     return ImageTarget(spec.folder, cfg.root, files.dockerfile, shared=True)
-
-
-def split_names(value: str | None) -> list[str]:
-    """``--flow a,b`` (or ``FLOW=a,b``) as a list of names."""
-    return [part.strip() for part in (value or "").split(",") if part.strip()]

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from invoke import Collection, Context, task
 
+from deploytasks.flows.selection import FLOW_HELP
 from deploytasks.taskrun import run
 
 ENV_HELP = "environment name, short name or alias (default: DEPLOYMENT_ENV or development)"
 REGISTRY_HELP = "registry host[:port][/path] (default: DOCKER_REGISTRY; empty = local only)"
-FLOW_HELP = "only these flows (keys, flow names or files, comma-separated)"
 JSON_HELP = "print one JSON document on stdout instead of text"
 VERBOSE_HELP = "stream the build / registry log"
 
 
 @task(help={"env": ENV_HELP, "registry": REGISTRY_HELP, "flow": FLOW_HELP,
             "no-cache": "build every image from scratch, even when its content is unchanged",
-            "verbose": VERBOSE_HELP, "json": JSON_HELP}, auto_shortflags=False)
+            "verbose": VERBOSE_HELP, "json": JSON_HELP},
+      iterable=["flow"], auto_shortflags=False)
 def build(c: Context, env: str | None = None, registry: str | None = None,
-          flow: str | None = None, no_cache: bool = False, verbose: bool = False,
+          flow: list[str] | None = None, no_cache: bool = False, verbose: bool = False,
           json: bool = False) -> None:
     """Build the Docker image of every flow that has a Dockerfile."""
     from deploytasks.images import commands
@@ -31,9 +32,10 @@ def build(c: Context, env: str | None = None, registry: str | None = None,
 
 
 @task(help={"env": ENV_HELP, "registry": REGISTRY_HELP, "flow": FLOW_HELP,
-            "verbose": VERBOSE_HELP, "json": JSON_HELP}, auto_shortflags=False)
+            "verbose": VERBOSE_HELP, "json": JSON_HELP},
+      iterable=["flow"], auto_shortflags=False)
 def push(c: Context, env: str | None = None, registry: str | None = None,
-         flow: str | None = None, verbose: bool = False, json: bool = False) -> None:
+         flow: list[str] | None = None, verbose: bool = False, json: bool = False) -> None:
     """Push the flows' images (content tag and tag) to the registry."""
     from deploytasks.images import commands
 
@@ -42,9 +44,10 @@ def push(c: Context, env: str | None = None, registry: str | None = None,
 
 
 @task(help={"env": ENV_HELP, "registry": REGISTRY_HELP, "flow": FLOW_HELP,
-            "verbose": VERBOSE_HELP, "json": JSON_HELP}, auto_shortflags=False)
+            "verbose": VERBOSE_HELP, "json": JSON_HELP},
+      iterable=["flow"], auto_shortflags=False)
 def pull(c: Context, env: str | None = None, registry: str | None = None,
-         flow: str | None = None, verbose: bool = False, json: bool = False) -> None:
+         flow: list[str] | None = None, verbose: bool = False, json: bool = False) -> None:
     """Pull the flows' images from the registry."""
     from deploytasks.images import commands
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from deploytasks.deploy import session
-from deploytasks.deploy.check import DeploymentCheck, check_deployment
 from deploytasks.deploy.ownership import ownership
+from deploytasks.deploy.readback import DeploymentCheck, check_deployment
 from deploytasks.deploy.resolve import Resolution, resolve
 from deploytasks.service.selection import Selection, image_lookup
 

@@ -89,7 +89,7 @@ async def deploy_resolved(resolution: Resolution, kinds: list[Kind], limit: int,
         needed = {item.spec.kind for item in state.plan.writes if item.spec}
         await create_missing_pools(resolution.config,
                                    [p for p in state.pools if p.kind in needed], gateway, report)
-        blocked = {p.name: p.problem for p in state.pools if p.problem}
+        blocked = {p.name: p.problem.message for p in state.pools if p.problem}
         blocked.update(report.pool_failures)
         source = source_state(resolution.config.root) if state.plan.writes else None
         context = context_for(resolution.config, state.records, source or SourceState(),

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from deploytasks.deploy import session
-from deploytasks.deploy.checks import Problem, check_spec
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
+from deploytasks.deploy.rules import check_spec
 from deploytasks.errors import UsageError, WorkFailed
+from deploytasks.findings import Finding
 from deploytasks.settings import KINDS, Kind
 
 
@@ -35,7 +36,7 @@ class Checked:
     """A resolution with every spec's problems; specs with problems are not deployable."""
 
     resolution: Resolution
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
 
     @property
     def deployable(self) -> list[str]:
@@ -68,7 +69,7 @@ def resolve_checked(selection: Selection, *, verify_images: bool = False) -> Che
     return Checked(resolution, check_specs(resolution))
 
 
-def check_specs(resolution: Resolution) -> list[Problem]:
+def check_specs(resolution: Resolution) -> list[Finding]:
     """Every problem of every resolved spec."""
     flows = {f.folder: f for f in resolution.flows}
     return [p for spec in resolution.specs

@@ -458,10 +458,11 @@ PARALLEL_SCRIPT = """
 import json, sys
 from pathlib import Path
 from deploytasks.flows import discovery
+from deploytasks.flows import parallel
 from deploytasks.flows.validation import validate
-discovery.PARALLEL_MIN_ITEMS = 2
+parallel.PARALLEL_MIN_ITEMS = 2
 root = Path(sys.argv[1])
-assert discovery._workers(12) == 2, "the parallel path must be taken"
+assert parallel.workers(12) == 2, "the parallel path must be taken"
 print(json.dumps([s.to_dict() for s in validate(root, discovery.discover(root))]))
 """
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from deploytasks.config import ENV_VARIABLES, ConfigurationManager
-from deploytasks.deploy.checks import check_spec
 from deploytasks.deploy.resolve import resolve
+from deploytasks.deploy.rules import check_spec
 from deploytasks.deploy.specs import (
     GIT_CLONE,
     SET_WORKING_DIRECTORY,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from deploytasks.deploy.prefect_api import ApiError, PrefectGateway, ServerBusy
-from deploytasks.deploy.throttle import Throttle, parse_retry_after
+from deploytasks.deploy.prefect_api.throttle import Throttle, parse_retry_after
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from deploytasks.flows import imports, validation
+from deploytasks.flows import imports
 from deploytasks.flows.discovery import DiscoveryOptions, Finding, FlowSpec, discover
+from deploytasks.flows.rules import dockerfile as validation
 from deploytasks.flows.validation import (
     ValidationOptions,
     check_dockerfile,
@@ -374,7 +375,7 @@ def test_large_sibling_module_is_handled(tmp_path: Path) -> None:
 
 
 def test_many_modules_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from deploytasks.flows import dependency_checks
+    from deploytasks.flows.rules import dependencies as dependency_checks
 
     monkeypatch.setattr(dependency_checks, "MAX_MODULES", 3)
     make_flow(tmp_path, "many", **{f"m{i}.py": "" for i in range(6)})

@@ -2,23 +2,22 @@
 
 To the flow's own files first, then to a declared dependency (the flow folder's
 ``requirements.txt``, then what the repository declares once: ``dependencies``), then
-to what is installed. Read with ``ast``, never imported. A ``Repository`` holds what
-every flow of one validation run shares, so a helper module imported by a thousand
-flows is parsed once and a folder listed once.
+to what is installed (``imports`` decides where each one comes from). Read with
+``ast``, never imported; what every flow of a run shares is read once (``repository``).
+Under Docker, an import only installed here is a warning: the image may lack it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from deploytasks.findings import WARNING, Finding
 from deploytasks.flows import imports
-from deploytasks.flows.dependencies import Declared, read_declared
+from deploytasks.flows.dependencies import Declared
 from deploytasks.flows.files import (
-    Listing,
     is_dir,
-    list_folder,
     parse_python,
     read_text,
     relative,
@@ -26,47 +25,10 @@ from deploytasks.flows.files import (
     unsafe_path,
 )
 from deploytasks.flows.imports import ImportRef
-from deploytasks.flows.model import Finding, FlowSpec
+from deploytasks.flows.model import FlowSpec
+from deploytasks.flows.repository import Repository
 
 MAX_MODULES = 500  # per flow folder; vendored trees beyond this are not worth reading
-
-
-@dataclass
-class Repository:
-    """What every flow of one validation run shares: the repository's modules, its declared
-    dependencies, and the files already read (a helper module imported by a thousand flows
-    of the files layout is parsed once)."""
-
-    root: Path
-    names: frozenset[str] = frozenset()
-    declared: Declared = field(default_factory=Declared)
-    parsed: dict[str, tuple[list[ImportRef], list[Finding]]] = field(default_factory=dict)
-    listings: dict[str, Listing] = field(default_factory=dict)
-    modules: dict[str, frozenset[str]] = field(default_factory=dict)
-    dockerfiles: dict[str, list[Finding]] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, root: Path) -> Repository:
-        """The repository's top-level modules (also under ``src/``) and declared dependencies."""
-        names = _module_names(list_folder(root))
-        if (root / "src").is_dir():
-            names |= _module_names(list_folder(root / "src"))
-        return cls(root, names, read_declared(root))
-
-    def listing(self, folder: Path) -> Listing:
-        """One folder's listing, read once per run."""
-        key = os.fspath(folder)
-        if key not in self.listings:
-            self.listings[key] = list_folder(folder)
-        return self.listings[key]
-
-    def module_names(self, folder: Path) -> frozenset[str]:
-        """The importable names of one folder, worked out once per run."""
-        key = os.fspath(folder)
-        if key not in self.modules:
-            self.modules[key] = _module_names(self.listing(folder))
-        return self.modules[key]
-
 
 
 def check_dependencies(
@@ -79,8 +41,7 @@ def check_dependencies(
         repo = Repository(root, repo or frozenset())
     folder = root / spec.directory
     names, findings = _requirements(root, spec.files.requirements)
-    findings += [Finding.warning(p.file, p.line, p.message, p.hint)
-                 for p in repo.declared.problems]
+    findings += repo.declared.problems
     context = imports.ImportContext(
         local_names=_local_names(root, spec, repo), repo_names=repo.names,
         requirements=frozenset(names), declared=frozenset(repo.declared.names),
@@ -237,12 +198,6 @@ def _relative_import(rel: str, path: Path, folder: Path, ref: ImportRef) -> list
     )]
 
 
-def _module_names(listing: Listing) -> frozenset[str]:
-    """Top-level importable names in a folder: ``x.py`` files and sub-folders."""
-    stems = {name[:-3] for name in listing.files if name.endswith(".py")}
-    return frozenset(stems | {name for name in listing.dirs if name.isidentifier()})
-
-
 def module_files(root: Path, folder: Path) -> tuple[list[Path], list[Finding]]:
     """The flow folder's ``.py`` files, recursively; safe against symlink loops and escapes."""
     found: list[Path] = []
@@ -280,7 +235,7 @@ def _scan_modules(
         path = Path(entry.path)
         unsafe = unsafe_path(path, root) if entry.is_symlink() else None
         if unsafe:
-            findings.append(Finding.warning(relative(path, root), None, *unsafe))
+            findings.append(dataclasses.replace(unsafe, severity=WARNING))
         elif is_dir(entry):
             subfolders += [] if skipped_dir(entry) else [path]
         elif entry.name.endswith(".py"):
@@ -307,7 +262,7 @@ def _requirements(root: Path, rel: str | None) -> tuple[set[str], list[Finding]]
         parsed = imports.parse_requirements(text)
         names |= parsed.names
         file = relative(path, root)
-        findings += [Finding(p.severity, file, p.line, p.message, p.hint) for p in parsed.problems]
+        findings += [dataclasses.replace(p, file=file) for p in parsed.problems]
         pending += [Path(os.path.normpath(path.parent / include))
                     for _, include in parsed.includes]
     return names, findings
@@ -323,5 +278,3 @@ def _read_inside(path: Path, root: Path) -> tuple[str | None, Finding | None]:
         return None, Finding.error(rel, None, f"{rel} (included with -r) does not exist",
                                    "fix the -r path; it is relative to the including file")
     return read_text(path, root)
-
-

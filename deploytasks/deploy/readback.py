@@ -1,4 +1,4 @@
-"""Check an environment's deployments as the Prefect UI shows them.
+"""Read an environment's deployments back as the Prefect UI shows them (``deploy.check``).
 
 Reads every expected deployment back from the API the UI uses and compares
 what a person would look at: name, description, tags, parameters, work pool
@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.specs import DeploymentSpec
 
-SHOWN_FIELDS = ("description", "parameters", "work_pool_name", "work_queue_name")
+SHOWN_FIELDS = fields.shown()  # description, parameters, work pool and queue
 
 
 @dataclass

@@ -1,0 +1,174 @@
+"""The deployment fields: one row each, read by everything that touches a field.
+
+A deployment field is a value the server holds for a deployment and the tool sets:
+its description, tags, parameters, pool, schedules, ... Each row says which
+``DeploymentSpec`` attribute holds it; what the server calls it (that name is the
+key of the compared fields, of a plan's changes, of a drift record's hashes and of
+the create and update arguments); how to read it back from Prefect's
+``DeploymentResponse``; how it is compared and sent; where the ``build/`` document
+writes it; and whether ``deploy.check`` shows it, ``env.promote`` pins it, and an
+undone takeover can put it back. ``specs.py`` (the spec, its comparison and
+document), the gateway (create, update, the read-back snapshot), ``takeover.py``,
+``readback.py`` and ``promote.py`` iterate over ``FIELDS`` instead of naming fields.
+
+Adding a deployment setting: its row here, its typed attribute (with a default) on
+``DeploymentSpec``, its setting in ``settings.py``, and tests. A setting passed
+through as configured needs no line in ``build_spec`` (``configured``).
+
+The rows are in the order a plan lists changes. Schedules are the one row the
+payloads leave out (``synced``): the gateway sends them with a create and then keeps
+them in step one by one, so a schedule paused in the UI stays paused
+(``prefect_api/schedules.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.responses import DeploymentResponse
+
+    from deploytasks.deploy.specs import DeploymentSpec
+    from deploytasks.settings import DeploymentSettings
+
+Convert = Callable[[Any], Any]
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class DeploymentField:
+    """One deployment field: where the spec holds it, what the server calls it, and how
+    each place that touches it treats it."""
+
+    attribute: str  # the DeploymentSpec attribute
+    name: str  # the server's name: compared fields, plan changes, records, create/update
+    read: Callable[[DeploymentResponse], Any] | None = None  # None: the response's `name`
+    plain: Convert = _same  # the spec's value as plain data: sent, and written to build/
+    compared: Convert | None = None  # as the plan compares it (None: as ``plain``)
+    document: tuple[str, ...] = ()  # where the build/ document holds it (): at ``name``
+    configured: Callable[[DeploymentSettings], Any] | None = None  # a setting, as set
+    shown: bool = False  # deploy.check compares it: the UI shows it
+    pin: Callable[[Any, Any], Any] | None = None  # env.promote: (source's, own) → promoted
+    restore: bool = False  # an update can put back what a takeover overwrote
+    event: str | None = None  # its name in the server's update event (None: ``name``)
+    synced: bool = False  # left out of the payloads: the gateway syncs it one by one
+
+    def value(self, spec: DeploymentSpec) -> Any:
+        """The spec's value of this field."""
+        return getattr(spec, self.attribute)
+
+    def wanted(self, spec: DeploymentSpec) -> Any:
+        """The spec's value as the plan compares it with the server's."""
+        return (self.compared or self.plain)(self.value(spec))
+
+    def read_back(self, deployment: DeploymentResponse) -> Any:
+        """The server's value, in the shape ``wanted`` gives."""
+        return self.read(deployment) if self.read else getattr(deployment, self.name)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return self.document or (self.name,)
+
+
+def _limit(deployment: DeploymentResponse) -> int | None:
+    limit = deployment.global_concurrency_limit
+    return limit.limit if limit is not None else None
+
+
+def _pinned_dict(source: Any, own: Any) -> dict[str, Any]:
+    return dict(source or {})
+
+
+# Sent with a create, then kept in step one by one (``prefect_api/schedules.py``).
+SCHEDULES = DeploymentField("schedules", "schedules", plain=lambda s: [x.to_dict() for x in s],
+                            compared=lambda s: sorted(x.identity() for x in s), synced=True)
+
+FIELDS: tuple[DeploymentField, ...] = (
+    DeploymentField("description", "description", shown=True, restore=True),
+    DeploymentField("version", "version", pin=lambda source, own: source, restore=True),
+    DeploymentField("tags", "tags", read=lambda d: sorted(d.tags), plain=list,
+                    compared=sorted, restore=True),
+    DeploymentField("parameters", "parameters", shown=True, pin=_pinned_dict, restore=True),
+    DeploymentField("parameter_schema", "parameter_openapi_schema", pin=_pinned_dict,
+                    restore=True),
+    DeploymentField("job_variables", "job_variables", restore=True, event="infra_overrides"),
+    DeploymentField("work_pool", "work_pool_name", document=("work_pool", "name"),
+                    shown=True),
+    DeploymentField("work_queue", "work_queue_name",
+                    document=("work_pool", "work_queue_name"), shown=True),
+    DeploymentField("entrypoint", "entrypoint", pin=lambda source, own: source or own,
+                    restore=True),
+    DeploymentField("pull_steps", "pull_steps", plain=list, document=("pull",),
+                    restore=True),
+    DeploymentField("enforce_parameter_schema", "enforce_parameter_schema",
+                    configured=lambda s: s.enforce_parameter_schema, restore=True),
+    DeploymentField("concurrency_limit", "concurrency_limit", read=_limit,
+                    configured=lambda s: s.concurrency_limit),
+    SCHEDULES,
+)
+
+# The build/ document's top-level keys in the order it has always had (README,
+# existing build/ folders). A row whose key is not listed goes at the end.
+DOCUMENT_LAYOUT = ("name", "flow", "flow_name", "type", "environment", "entrypoint",
+                   "work_pool", "description", "version", "tags", "parameters",
+                   "parameter_openapi_schema", "job_variables", "schedules",
+                   "concurrency_limit", "enforce_parameter_schema", "pull", "image")
+_RANK = {key: index for index, key in enumerate(DOCUMENT_LAYOUT)}
+
+
+def comparable(spec: DeploymentSpec) -> dict[str, Any]:
+    """Every field as the plan compares it, by the server's name, in the table's order."""
+    return {field.name: field.wanted(spec) for field in FIELDS}
+
+
+def payload(spec: DeploymentSpec, names: Iterable[str] | None = None) -> dict[str, Any]:
+    """The create (every field) or update (``names`` only) arguments, synced fields aside."""
+    chosen = None if names is None else set(names)
+    return {field.name: field.plain(field.value(spec)) for field in FIELDS
+            if not field.synced and (chosen is None or field.name in chosen)}
+
+
+def configured(settings: DeploymentSettings) -> dict[str, Any]:
+    """The spec attributes that are settings passed through as configured."""
+    return {field.attribute: field.configured(settings) for field in FIELDS
+            if field.configured is not None}
+
+
+def document_fields(spec: DeploymentSpec, head: dict[str, Any]) -> dict[str, Any]:
+    """``head`` (the spec's identity and image) with every field at its place, in the
+    document's layout."""
+    document = dict(head)
+    for field in FIELDS:
+        *parents, key = field.path
+        place = document
+        for parent in parents:
+            place = place.setdefault(parent, {})
+        place[key] = field.plain(field.value(spec))
+    return dict(sorted(document.items(), key=lambda item: _RANK.get(item[0], len(_RANK))))
+
+
+def snapshot_fields(deployment: DeploymentResponse) -> dict[str, Any]:
+    """A server deployment's fields as the plan compares them (synced fields aside: their
+    owner reads them)."""
+    return {field.name: field.read_back(deployment) for field in FIELDS if not field.synced}
+
+
+def shown() -> tuple[str, ...]:
+    """The fields ``deploy.check`` compares, as the UI shows them."""
+    return tuple(field.name for field in FIELDS if field.shown)
+
+
+def restorable() -> dict[str, str]:
+    """The server's update-event name of each field an update can restore → its name."""
+    return {field.event or field.name: field.name for field in FIELDS if field.restore}
+
+
+def pinned(spec: DeploymentSpec, source: dict[str, Any]) -> dict[str, Any]:
+    """The spec attributes ``env.promote`` takes from the source's fields."""
+    return {field.attribute: field.pin(source.get(field.name), field.value(spec))
+            for field in FIELDS if field.pin is not None}

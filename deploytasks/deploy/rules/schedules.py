@@ -1,0 +1,48 @@
+"""Rules about a deployment's schedules: a timezone Python knows (IANA names), and a cron,
+interval or rrule value Prefect's own schedule types accept."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from deploytasks.deploy.rules.context import SpecContext
+from deploytasks.deploy.specs import Schedule
+from deploytasks.findings import Finding
+
+
+def schedule_rules(context: SpecContext) -> list[Finding]:
+    """Every schedule's problems, in order."""
+    return [finding for schedule in context.spec.schedules
+            for finding in schedule_problems(context.spec.name, schedule)]
+
+
+def schedule_problems(name: str, schedule: Schedule) -> list[Finding]:
+    """An unknown timezone (then nothing more is checked), else a value Prefect refuses."""
+    return unknown_timezone(name, schedule) or invalid_schedule(name, schedule)
+
+
+def unknown_timezone(name: str, schedule: Schedule) -> list[Finding]:
+    """A timezone that is not an IANA name."""
+    if not schedule.timezone:
+        return []
+    try:
+        zoneinfo.ZoneInfo(schedule.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return [Finding.problem(name, "schedules.timezone",
+                                f"unknown timezone '{schedule.timezone}'",
+                                "use an IANA name such as Europe/Berlin or UTC")]
+    return []
+
+
+def invalid_schedule(name: str, schedule: Schedule) -> list[Finding]:
+    """A cron, interval or rrule value Prefect's schedule types refuse."""
+    from deploytasks.deploy.prefect_api import to_prefect_schedule
+
+    try:
+        to_prefect_schedule(schedule)
+    except ValueError as error:
+        message = str(error).splitlines()[-1] if str(error) else "invalid"
+        return [Finding.problem(name, f"schedules.{schedule.kind}",
+                                f"'{schedule.value}' is not a valid {schedule.kind}: {message}",
+                                "fix the schedule (cron: five fields, e.g. '0 6 * * 1-5')")]
+    return []
