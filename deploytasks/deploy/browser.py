@@ -4,6 +4,11 @@ The UI is a single-page app, so its HTML alone proves nothing; Chromium runs
 it, and the rendered DOM is searched for each deployment's name. A
 deployment missing from the list page (it paginates) is looked up on its
 own page.
+
+A look that finds nothing is repeated (a loaded machine may run out of the
+virtual time budget before the app has rendered, or Chromium may exit early);
+the last page seen is kept as ``deployments.html`` next to the screenshot, so a
+"not rendered" can be explained.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +28,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--window-size=1600,1800", "--virtual-time-budget=20000")
 TIMEOUT = 120
-ATTEMPTS = 2
+ATTEMPTS = 3
+PAUSE = 1.5  # seconds before the next look, times the attempt number
 
 
 @dataclass
@@ -45,19 +52,40 @@ def check_in_browser(ui: str, links: dict[str, str], root: Path) -> BrowserResul
     result = BrowserResult(folder / "deployments.png")
     listing = f"{ui}/deployments"
     _run(chromium, [f"--screenshot={result.screenshot}", listing])
-    page = _run(chromium, ["--dump-dom", listing])
+    page = _look(chromium, listing, list(links))
+    (folder / "deployments.html").write_text(page, encoding="utf-8")
     for name, link in links.items():
-        if _shows(page, name) or _on_its_page(chromium, link, name):
+        if _shows(page, name) or _shows(_look(chromium, link, [name]), name):
             result.seen.append(name)
         else:
             result.missing.append(name)
     return result
 
 
-def _on_its_page(chromium: str, link: str, name: str) -> bool:
-    """The deployment's own page shows its name; a second look before saying it does not
-    (a loaded machine may run out of the virtual time budget before the app has rendered)."""
-    return any(_shows(_run(chromium, ["--dump-dom", link]), name) for _ in range(ATTEMPTS))
+def _look(chromium: str, url: str, names: list[str]) -> str:
+    """The rendered DOM of ``url``, looked at again (after a pause) while it shows none of
+    ``names``; Chromium failing every time is an error, not a "not rendered"."""
+    dom, failure = "", ""
+    for attempt in range(ATTEMPTS):
+        if attempt:
+            time.sleep(PAUSE * attempt)
+        dom, failure = _dump(chromium, url)
+        if any(_shows(dom, name) for name in names):
+            break
+    if not dom and failure:
+        raise ServiceUnavailable(f"Chromium could not render {url}: {failure}",
+                                 hint="run it by hand to see why: chromium --headless "
+                                      f"--no-sandbox --dump-dom {url}")
+    return dom
+
+
+def _dump(chromium: str, url: str) -> tuple[str, str]:
+    """The DOM Chromium rendered, and its last error line when it rendered nothing."""
+    done = _run(chromium, ["--dump-dom", url])
+    if done.stdout.strip():
+        return done.stdout, ""
+    errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "FATAL" in line]
+    return "", (errors[-1].split("] ", 1)[-1] if errors else f"exit code {done.returncode}")
 
 
 def _shows(dom: str, name: str) -> bool:
@@ -65,7 +93,7 @@ def _shows(dom: str, name: str) -> bool:
     return re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", dom) is not None
 
 
-def _run(chromium: str, arguments: list[str]) -> str:
+def _run(chromium: str, arguments: list[str]) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="deploytasks-chromium-") as profile:
         command = [chromium, *FLAGS, f"--user-data-dir={profile}", *arguments]
         try:
@@ -73,4 +101,4 @@ def _run(chromium: str, arguments: list[str]) -> str:
                                   check=False)
         except subprocess.TimeoutExpired:
             raise ServiceUnavailable(f"Chromium did not finish within {TIMEOUT} s") from None
-    return done.stdout
+    return done

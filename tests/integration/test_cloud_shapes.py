@@ -201,7 +201,9 @@ def test_the_browser_check_renders_a_workspace_ui(repo_copy: Path, workspace_ser
         checked = run_cli(repo_copy, "deploy.check", "--env", "dev", "--flow", "rpa1",
                           "--browser", "--json", api_url=proxy.url, timeout=400,
                           extra_env={"PREFECT_HOME": str(home)})
-    assert checked.code == 0, checked.describe()
+    page = repo_copy / "build/check-ui/deployments.html"
+    assert checked.code == 0, f"{checked.describe()}\n--- page kept\n" + \
+        (page.read_text(encoding="utf-8")[:3000] if page.exists() else "(none)")
     browser = checked.json()["browser"]
     assert browser["seen"] == [ns.name("rpa1")] and browser["missing"] == [], browser
     assert any(p.startswith(f"GET {UI_BASE}/deployments") for p in proxy.paths), proxy.paths[:20]

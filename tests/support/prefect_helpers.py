@@ -242,13 +242,22 @@ TAIL = 2500
 
 
 def _failure_reasons(document: dict[str, Any]) -> list[str]:
-    """``name: message`` for every failed result, skipped deployment and problem."""
+    """``name: message`` for every failed result, skipped deployment and problem, every
+    deployment ``deploy.check`` found missing or different, and what the UI check missed."""
     reasons = [f"{r.get('name')}: {r.get('message')}"
                for r in document.get("results") or [] if isinstance(r, dict) and not r.get("ok")]
     reasons += [f"{s.get('name') or s.get('flow')}: skipped: {s.get('reason')}"
                 for s in document.get("skipped") or [] if isinstance(s, dict)]
     reasons += [f"{p.get('deployment')}: {p.get('message')}"
                 for p in document.get("problems") or [] if isinstance(p, dict)]
+    reasons += [f"{d.get('name')}: {'; '.join(d.get('mismatches') or ['not found'])}"
+                for d in document.get("deployments") or []
+                if isinstance(d, dict) and d.get("ok") is False]
+    if document.get("ui_problem"):
+        reasons.append(f"ui: {document['ui_problem']}")
+    browser = document.get("browser")
+    if isinstance(browser, dict) and browser.get("missing"):
+        reasons.append(f"browser: not rendered: {', '.join(browser['missing'])}")
     return reasons
 
 
