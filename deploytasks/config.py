@@ -1,7 +1,7 @@
 """ConfigurationManager: load, merge and validate the configuration of an environment.
 
-Precedence, lowest first (DESIGN.md): deployment template → defaults of
-``deployment-config.yaml`` → per-flow settings → environment overlay →
+Precedence, lowest first (the README's "Configuration"): deployment template →
+defaults of ``deployment-config.yaml`` → per-flow settings → environment overlay →
 environment variables → command-line options. Every value remembers where it
 came from, so ``env.show`` can say why a setting has the value it has.
 """

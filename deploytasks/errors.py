@@ -1,6 +1,6 @@
 """The expected failures of deploytasks, each carrying its exit code.
 
-Exit codes (the contract in DESIGN.md): 0 success; 1 the work found problems;
+Exit codes (the contract in the README's "Exit codes"): 0 success; 1 the work found problems;
 2 bad usage or configuration; 3 a required service is unreachable. Anything
 that is not a ``DeployTasksError`` is a bug and keeps its traceback.
 """
