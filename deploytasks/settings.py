@@ -255,6 +255,35 @@ class ScheduleSpec(Strict):
         return self
 
 
+CollisionStrategy = Literal["ENQUEUE", "CANCEL_NEW"]
+
+
+class ConcurrencyLimit(Strict):
+    """At most ``limit`` runs of a deployment at once, as prefect.yaml writes it: an integer,
+    or ``{limit, collision_strategy, grace_period_seconds}``. ``collision_strategy`` says what
+    a run beyond the limit does (ENQUEUE waits, CANCEL_NEW is cancelled); the grace period
+    is how long a run's infrastructure may take to start before its slot is revoked."""
+
+    limit: int = Field(ge=1)
+    collision_strategy: CollisionStrategy | None = None
+    grace_period_seconds: int | None = Field(default=None, ge=60, le=86400)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _integer(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | dict | ConcurrencyLimit):
+            raise ValueError("write an integer ≥ 1, or {limit: 1, collision_strategy: "
+                             "CANCEL_NEW, grace_period_seconds: 120}")
+        return {"limit": value} if isinstance(value, int) else value
+
+    def options(self) -> dict[str, Any] | None:
+        """Prefect's ``concurrency_options`` (None when only the limit is set)."""
+        if self.collision_strategy is None and self.grace_period_seconds is None:
+            return None
+        return {"collision_strategy": self.collision_strategy or "ENQUEUE",
+                "grace_period_seconds": self.grace_period_seconds}
+
+
 class DeploymentSettings(Strict):
     """What a template, the defaults, a flow or an environment may set for deployments."""
 
@@ -265,7 +294,8 @@ class DeploymentSettings(Strict):
     work_queue: str | None = None
     schedules: list[ScheduleSpec] = Field(default_factory=list)
     schedules_active: bool | None = None
-    concurrency_limit: int | None = Field(default=None, ge=1)
+    concurrency_limit: ConcurrencyLimit | None = None
+    paused: bool = False  # applied when it changes: a pause made in the UI is kept otherwise
     enforce_parameter_schema: bool = True
     resources: Resources = Field(default_factory=Resources)
     env_vars: list[str] = Field(default_factory=list)

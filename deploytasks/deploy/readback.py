@@ -61,6 +61,9 @@ def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owne
     elif spec.work_pool not in polled_pools:
         check.warnings.append(f"no worker polls '{spec.work_pool}': runs will wait "
                               f"(start one: prefect worker start --pool {spec.work_pool})")
+    if remote.fields.get("paused") and not spec.paused:
+        check.warnings.append("the deployment is paused (its runs are not scheduled); "
+                              "resume it in the UI, or set paused: false and deploy")
     paused = [s for s in remote.schedules if not s.active]
     if paused:
         check.warnings.append(f"{len(paused)} of {len(remote.schedules)} schedules paused")

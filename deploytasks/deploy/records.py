@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deploytasks.deploy.plan import normal
+from deploytasks.deploy.fields import kept, normal
 
 RECORD_PREFIX = "deploytasks-applied-"
 FORMAT = 1
@@ -61,6 +61,17 @@ class AppliedRecord:
         return [name for name, recorded in self.hashes.items()
                 if name in server and field_hash(server[name]) != recorded
                 and normal(server[name]) != normal(wanted.get(name))]
+
+
+def kept_changes(record: AppliedRecord | None, wanted: Mapping[str, Any]) -> set[str]:
+    """The kept fields (``paused``) the configuration did not change since the last apply:
+    their server state, perhaps set in the UI, stays. Without a record of the field, what
+    was applied counts as its ``unset`` value (a first deploy of a paused deployment made
+    before the field existed leaves it paused unless the configuration says ``paused``)."""
+    recorded = record.hashes if record is not None else {}
+    return {field.name for field in kept()
+            if recorded.get(field.name, field_hash(field.unset)) == field_hash(
+                wanted.get(field.name))}
 
 
 def record_name(deployment_id: str) -> str:

@@ -85,6 +85,8 @@ class DeploymentSpec:
     concurrency_limit: int | None
     enforce_parameter_schema: bool
     pull_steps: tuple[dict[str, Any], ...]
+    concurrency_options: dict[str, Any] | None = None  # collision strategy, grace period
+    paused: bool = False
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     parts: NameParts | None = field(default=None, compare=False)

@@ -211,17 +211,30 @@ def _work_pool(value: Any, ctx: Context) -> None:
         ctx.skip(f"work_pool.{other}", "not a work pool setting deploytasks knows", other)
 
 
+CONCURRENCY_KEYS = ("limit", "collision_strategy", "grace_period_seconds")
+
+
 def _concurrency(value: Any, ctx: Context) -> None:
+    """An integer, or ``{limit, collision_strategy, grace_period_seconds}``: carried as it is
+    (deploytasks takes the same shapes)."""
     value = ctx.plain(value, "concurrency_limit")
     if isinstance(value, int) and not isinstance(value, bool):
         ctx.settings["concurrency_limit"] = value
         return
     if isinstance(value, dict):
-        if isinstance(value.get("limit"), int):
-            ctx.settings["concurrency_limit"] = value["limit"]
-        for option in sorted(set(value) - {"limit"}):
-            ctx.skip(f"concurrency_limit.{option}", "concurrency options are not a deploytasks "
-                     "setting yet", option)
+        carried = {key: value[key] for key in CONCURRENCY_KEYS if value.get(key) is not None}
+        if set(carried) == {"limit"}:
+            ctx.settings["concurrency_limit"] = carried["limit"]
+        elif carried:
+            ctx.settings["concurrency_limit"] = carried
+        for option in sorted(set(value) - set(CONCURRENCY_KEYS)):
+            ctx.skip(f"concurrency_limit.{option}", "not a concurrency setting deploytasks "
+                     "knows (limit, collision_strategy, grace_period_seconds)", option)
+
+
+def _paused(value: Any, ctx: Context) -> None:
+    if isinstance(value, bool):
+        ctx.settings["paused"] = value
 
 
 def _steps(value: Any, ctx: Context) -> None:
@@ -241,8 +254,7 @@ DEPLOYMENT_FIELDS: dict[str, Handler] = {
     "enforce_parameter_schema": _copy("enforce_parameter_schema"),
     "version": _not_carried("deploytasks sets the version from git"),
     "version_type": _not_carried("version info is not a deploytasks setting yet"),
-    "paused": _not_carried("paused is not a deploytasks setting yet (pause in the UI: "
-                           "deploytasks keeps a schedule's paused state)"),
+    "paused": _paused,
     "triggers": _not_carried("triggers are not a deploytasks setting yet"),
     "sla": _not_carried("SLAs are not a deploytasks setting yet"),
     "flow_name": _not_carried("deploytasks reads the flow's name from its file"),
