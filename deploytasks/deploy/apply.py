@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.fields import projected
 from deploytasks.deploy.ownership import Ownership, ownership
 from deploytasks.deploy.plan import Plan, PlanItem, RemoteDeployment, diff_fields
 from deploytasks.deploy.pools import PoolStatus, base_job_template
@@ -181,7 +182,8 @@ async def _appeared(item: PlanItem, now: RemoteDeployment, gateway: PrefectGatew
                        f"a {context.ownership.describe(now.tags)} deployment with this name "
                        "appeared after the plan was read; it was not taken over — rename one "
                        "of them (naming.deployment) or remove it by hand")
-    changes = diff_fields(now.fields, item.spec.comparable())
+    wanted = item.spec.comparable()
+    changes = diff_fields(projected(now.fields, wanted), wanted)
     if changes:
         await gateway.update_deployment(now, item.spec, {c.field for c in changes})
     return await _recorded(item, now.id, gateway, context)

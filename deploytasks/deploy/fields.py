@@ -63,6 +63,9 @@ class DeploymentField:
     event: str | None = None  # its name in the server's update event (None: ``name``)
     synced: bool = False  # left out of the payloads: the gateway syncs it one by one
     kept: bool = False  # the server's state wins unless the configuration changed it
+    # The server's value as far as the configuration speaks of it: (server's, wanted) → the
+    # server's as compared (schedules: an anchor date the configuration does not give)
+    project: Callable[[Any, Any], Any] | None = None
     unset: Any = None  # a kept row's value before any record of it (the server's default)
 
     def value(self, spec: DeploymentSpec) -> Any:
@@ -104,9 +107,16 @@ def _pinned_dict(source: Any, own: Any) -> dict[str, Any]:
     return dict(source or {})
 
 
+def _project_schedules(server: Any, wanted: Any) -> Any:
+    from deploytasks.deploy.schedule_items import project
+
+    return project(server or [], wanted or [])
+
+
 # Sent with a create, then kept in step one by one (``prefect_api/schedules.py``).
 SCHEDULES = DeploymentField("schedules", "schedules", plain=lambda s: [x.to_dict() for x in s],
-                            compared=lambda s: sorted(x.identity() for x in s), synced=True)
+                            compared=lambda s: sorted(x.compared() for x in s), synced=True,
+                            project=_project_schedules)
 
 FIELDS: tuple[DeploymentField, ...] = (
     DeploymentField("description", "description", shown=True, restore=True),
@@ -136,6 +146,8 @@ FIELDS: tuple[DeploymentField, ...] = (
     SCHEDULES,
 )
 
+_BY_NAME = {field.name: field for field in FIELDS}
+
 # The build/ document's top-level keys in the order it has always had (README,
 # existing build/ folders). A row whose key is not listed goes at the end.
 DOCUMENT_LAYOUT = ("name", "flow", "flow_name", "type", "environment", "entrypoint",
@@ -163,6 +175,12 @@ def normal(value: Any) -> Any:
 def kept() -> tuple[DeploymentField, ...]:
     """The rows whose server state wins unless the configuration changed them."""
     return tuple(field for field in FIELDS if field.kept)
+
+
+def projected(server: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The server's compared fields as far as the wanted ones speak of them."""
+    return {name: (row.project(value, wanted.get(name)) if (row := _BY_NAME.get(name))
+                   and row.project else value) for name, value in server.items()}
 
 
 def comparable(spec: DeploymentSpec) -> dict[str, Any]:

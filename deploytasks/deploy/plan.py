@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deploytasks.deploy.fields import normal
+from deploytasks.deploy.fields import normal, projected
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.records import AppliedRecord, kept_changes
 from deploytasks.deploy.specs import DeploymentSpec
@@ -23,11 +23,13 @@ WRITES: tuple[Action, ...] = ("create", "update")
 
 @dataclass(frozen=True)
 class RemoteSchedule:
-    """A schedule on the server: its id, identity and whether it is active."""
+    """A schedule on the server: its id, what it compares as (``schedule_items``), whether
+    it is active, and its slug."""
 
     id: str
-    identity: tuple[str, str, str | None]
+    item: tuple[Any, ...]
     active: bool
+    slug: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,11 +150,12 @@ def _item_for(spec: DeploymentSpec, current: RemoteDeployment | None, ownership:
         return PlanItem("conflict", spec.name, spec.flow_name, spec.kind, spec, current,
                         owner=ownership.describe(current.tags))
     wanted = spec.comparable()
+    server = projected(current.fields, wanted)
     record = records.get(current.id)
     held = kept_changes(record, wanted)
-    changes = [c for c in diff_fields(current.fields, wanted) if c.field not in held]
+    changes = [c for c in diff_fields(server, wanted) if c.field not in held]
     action: Action = "update" if changes else "unchanged"
-    drift = [name for name in record.drifted(current.fields, wanted)
+    drift = [name for name in record.drifted(server, wanted)
              if name not in held] if record and changes else []
     return PlanItem(action, spec.name, spec.flow_name, spec.kind, spec, current, changes,
                     drift=drift)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +153,11 @@ def _schedules(value: Any, ctx: Context) -> None:
 
 
 SCHEDULE_EXTRAS = {
-    "parameters": "per-schedule parameters are not a deploytasks setting yet",
-    "slug": "schedule slugs are not a deploytasks setting yet",
-    "replaces": "schedule slugs are not a deploytasks setting yet",
-    "anchor_date": "interval anchors are not a deploytasks setting yet (the server picks one)",
-    "day_or": "cron day_or is not a deploytasks setting yet",
+    "replaces": "renaming a slug is not a deploytasks setting: the schedule with the new "
+                "slug replaces the old one at the next deploy",
     "max_active_runs": "not a deploytasks setting", "catchup": "not a deploytasks setting",
 }
+CARRIED_SCHEDULE_KEYS = ("parameters", "slug", "anchor_date", "day_or")  # as they are
 
 
 def _schedule(item: Any, ctx: Context, parts: tuple[str, ...]) -> dict[str, Any] | None:
@@ -179,13 +178,20 @@ def _schedule(item: Any, ctx: Context, parts: tuple[str, ...]) -> dict[str, Any]
         schedule["timezone"] = item["timezone"]
     active = item.get("active", True)  # Prefect's default; deploytasks' depends on the env
     schedule["active"] = active if isinstance(active, bool) else True
+    schedule.update({key: _plain_date(item[key]) for key in CARRIED_SCHEDULE_KEYS
+                     if item.get(key) not in (None, {}, "")})
     for extra, reason in SCHEDULE_EXTRAS.items():
         if item.get(extra) not in (None, {}, [], ""):
             ctx.skip(f"schedules.{extra}", reason, *parts, extra)
     for other in sorted(set(item) - {"cron", "interval", "rrule", "timezone", "active",
-                                     *SCHEDULE_EXTRAS}):
+                                     *CARRIED_SCHEDULE_KEYS, *SCHEDULE_EXTRAS}):
         ctx.skip(f"schedules.{other}", "not a schedule setting deploytasks knows", *parts, other)
     return schedule
+
+
+def _plain_date(value: Any) -> Any:
+    """A YAML timestamp (``anchor_date: 2026-01-01T00:00:00``) as the text it was."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _work_pool(value: Any, ctx: Context) -> None:

@@ -5,13 +5,15 @@ work pool created first, as prefect deploy wants). Server B: ``invoke flows.impo
 --from prefect.yaml --write``, then ``invoke deploy.python``. For every deployment of
 the prefect.yaml, the two servers must hold the same flow, entrypoint, parameters,
 parameter schema, description, tags, work pool and queue, job variables, schedules,
-concurrency limit and options, paused, parameter enforcement and pull steps. The
+schedules' parameters, slugs, anchor dates and ``day_or``, concurrency limit and
+options, paused, parameter enforcement and pull steps. The
 differences are the deliberate ones the README lists (names, our ownership tags, the
 version) and the settings the import reports as not carried (here ``version``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -62,14 +64,18 @@ def read_all(api_url: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _schedule(item: Any) -> tuple[str, str, str | None, bool]:
+def _schedule(item: Any) -> tuple[Any, ...]:
     schedule = item.schedule
+    extras = (json.dumps(item.parameters, sort_keys=True), item.slug,
+              getattr(schedule, "day_or", None))
     for kind in ("cron", "interval", "rrule"):
         value = getattr(schedule, kind, None)
         if value is not None:
             text = str(value.total_seconds()) if kind == "interval" else str(value)
+            # an interval's anchor is compared where the prefect.yaml gives one (here: all)
+            anchor = schedule.anchor_date.isoformat() if kind == "interval" else None
             # no timezone means UTC; prefect deploy stores none, deploytasks stores UTC
-            return kind, text, schedule.timezone or "UTC", bool(item.active)
+            return kind, text, schedule.timezone or "UTC", bool(item.active), *extras, anchor
     raise AssertionError(f"unknown schedule {schedule!r}")
 
 
@@ -125,6 +131,7 @@ def test_prefect_deploy_and_the_imported_configuration_give_the_same_deployments
     assert not_carried == {("weekly-report", "version")}
     assert theirs["cleanup-nightly"]["paused"] and ours[names["cleanup-nightly"]]["paused"]
     assert theirs["etl-hourly"]["concurrency_options"] is not None
+    assert [s[5] for s in theirs["etl-hourly"]["schedules"]] == ["hourly"]  # the slug
     for name, expected in theirs.items():
         actual = dict(ours[names[name]])
         assert set(actual["tags"]) >= OURS | {project}, actual["tags"]

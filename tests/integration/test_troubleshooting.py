@@ -115,6 +115,12 @@ def _bad_collision_strategy(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.test")
 
 
+def _bad_schedule_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "        timezone: Europe/Berlin\n",
+         "        timezone: Europe/Berlin\n        parameters: {batch_sise: 5, batch_size: x}\n")
+    return run(repo, "deploy.validate", "--offline")
+
+
 def _bad_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
     edit(repo / "config" / "deployment-config.yaml", "      batch_size: 100",
          "      batch_size: 100\n      batch_sise: 5\n      strict: 'yes'")
@@ -261,6 +267,8 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "bad collision strategy": (_bad_collision_strategy, 2,
                                "concurrency_limit.collision_strategy: Input should be"),
     "bad parameters": (_bad_parameters, 1, "has no parameter 'batch_sise'"),
+    "bad schedule parameters": (_bad_schedule_parameters, 1,
+                                "schedules[0].parameters.batch_sise"),
     "invalid flow": (_invalid_flow, 1, "invalid flow: SyntaxError"),
     "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
     "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),

@@ -133,8 +133,9 @@ def test_each_field_is_carried_or_reported_with_its_line(repo: Path) -> None:
     assert daily.settings == {
         "tags": ["orders"], "description": "Orders of the day", "parameters": {"x": 3},
         "schedules": [
-            {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "active": True},
-            {"interval": 3600, "active": False},
+            {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "active": True,
+             "day_or": False},
+            {"interval": 3600, "active": False, "parameters": {"x": 1}},
             {"rrule": "FREQ=WEEKLY;BYDAY=MO", "active": True}],
         "concurrency_limit": {"limit": 2, "collision_strategy": "CANCEL_NEW"},
         "enforce_parameter_schema": False, "paused": True, "work_queue": "orders",
@@ -144,10 +145,10 @@ def test_each_field_is_carried_or_reported_with_its_line(repo: Path) -> None:
     assert reported >= {
         (3, None, "build"), (20, "Daily Orders", "version"),
         (21, "Daily Orders", "tags[1]"), (24, "Daily Orders", "parameters.day"),
-        (28, "Daily Orders", "schedules.day_or"), (31, "Daily Orders", "schedules.parameters"),
         (38, "Daily Orders", "triggers")}
     assert not reported & {(35, "Daily Orders", "concurrency_limit.collision_strategy"),
-                           (37, "Daily Orders", "paused")}  # carried now
+                           (37, "Daily Orders", "paused"), (28, "Daily Orders",
+                           "schedules.day_or"), (31, "Daily Orders", "schedules.parameters")}
     assert all(item.file == "prefect.yaml" for item in result.project.not_carried)
     [skipped] = result.project.skipped
     assert (skipped.deployment, skipped.line) == ("nowhere", 51)
