@@ -366,6 +366,8 @@ def check_result(out: Output, resolution: Any, checks: list[Any], ui_problem: st
     for check in checks:
         mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
         out.line(f"{mark} {_esc(check.name)}  {check.link or ''}")
+        if check.deployed_from:
+            out.line(f"    {_esc(check.deployed_from)}")
         for text in check.mismatches:
             out.line(f"    [red]{_esc(text)}[/]")
             out.annotate("error", f"{check.name}: {text}")
