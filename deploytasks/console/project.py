@@ -76,6 +76,8 @@ def check_result(out: Output, result: CheckResult) -> None:
     for check in checks:
         mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
         out.line(f"{mark} {_esc(check.name)}  {check.link or ''}")
+        if check.deployed_from:
+            out.line(f"    {_esc(check.deployed_from)}")
         for text in check.mismatches:
             out.line(f"    [red]{_esc(text)}[/]")
             out.annotate("error", f"{check.name}: {text}")

@@ -22,11 +22,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.fields import projected
 from deploytasks.deploy.ownership import Ownership, ownership
 from deploytasks.deploy.plan import Plan, PlanItem, RemoteDeployment, diff_fields
 from deploytasks.deploy.pools import PoolStatus, base_job_template
 from deploytasks.deploy.prefect_api import PrefectGateway
 from deploytasks.deploy.records import AppliedRecord, SourceState, record_of
+from deploytasks.deploy.specs import DeploymentSpec
 from deploytasks.deploy.takeover import judge, strip_our_tags
 from deploytasks.errors import DeployTasksError
 
@@ -73,6 +75,10 @@ class ApplyContext:
     records: dict[str, AppliedRecord] = field(default_factory=dict)
     source: SourceState = field(default_factory=SourceState)
     refuse_drift: bool = False
+
+    def version_info(self, spec: DeploymentSpec) -> dict[str, Any]:
+        """The version info a write sends with the spec's version (``records``)."""
+        return self.source.version_info(spec.version)
 
     @property
     def record_tags(self) -> list[str]:
@@ -141,7 +147,8 @@ async def _apply_item(item: PlanItem, gateway: PrefectGateway,
         else:
             assert item.remote is not None
             await gateway.update_deployment(item.remote, item.spec,
-                                            {c.field for c in item.changes})
+                                            {c.field for c in item.changes},
+                                            context.version_info(item.spec))
             outcome = await _recorded(item, item.remote.id, gateway, context)
     except DeployTasksError as error:
         outcome = Outcome(item.name, item.action, False, error.message)
@@ -162,7 +169,8 @@ async def _create(item: PlanItem, flow_id: Any, gateway: PrefectGateway,
     now = await gateway.read_deployment_named(item.flow_name, item.name)
     if now is not None:
         return await _appeared(item, now, gateway, context)
-    deployment_id = await gateway.create_deployment(item.spec, flow_id)
+    deployment_id = await gateway.create_deployment(item.spec, flow_id,
+                                                    context.version_info(item.spec))
     since = gateway.took_over(deployment_id)
     if since is not None:
         refused = await _undo_takeover(item, deployment_id, since, gateway, context)
@@ -181,9 +189,11 @@ async def _appeared(item: PlanItem, now: RemoteDeployment, gateway: PrefectGatew
                        f"a {context.ownership.describe(now.tags)} deployment with this name "
                        "appeared after the plan was read; it was not taken over — rename one "
                        "of them (naming.deployment) or remove it by hand")
-    changes = diff_fields(now.fields, item.spec.comparable())
+    wanted = item.spec.comparable()
+    changes = diff_fields(projected(now.fields, wanted), wanted)
     if changes:
-        await gateway.update_deployment(now, item.spec, {c.field for c in changes})
+        await gateway.update_deployment(now, item.spec, {c.field for c in changes},
+                                        context.version_info(item.spec))
     return await _recorded(item, now.id, gateway, context)
 
 

@@ -15,6 +15,11 @@ Adding a deployment setting: its row here, its typed attribute (with a default) 
 ``DeploymentSpec``, its setting in ``settings.py``, and tests. A setting passed
 through as configured needs no line in ``build_spec`` (``configured``).
 
+A row marked ``kept`` holds a state a person may set in the UI (``paused``): the plan
+changes it only when the configuration changed it since the last apply (its drift
+record says what was applied; no record counts as ``unset``), so a pause made in the
+UI survives a redeploy, as a paused schedule does.
+
 The rows are in the order a plan lists changes. Schedules are the one row the
 payloads leave out (``synced``): the gateway sends them with a create and then keeps
 them in step one by one, so a schedule paused in the UI stays paused
@@ -57,6 +62,11 @@ class DeploymentField:
     restore: bool = False  # an update can put back what a takeover overwrote
     event: str | None = None  # its name in the server's update event (None: ``name``)
     synced: bool = False  # left out of the payloads: the gateway syncs it one by one
+    kept: bool = False  # the server's state wins unless the configuration changed it
+    # The server's value as far as the configuration speaks of it: (server's, wanted) → the
+    # server's as compared (schedules: an anchor date the configuration does not give)
+    project: Callable[[Any, Any], Any] | None = None
+    unset: Any = None  # a kept row's value before any record of it (the server's default)
 
     def value(self, spec: DeploymentSpec) -> Any:
         """The spec's value of this field."""
@@ -80,13 +90,33 @@ def _limit(deployment: DeploymentResponse) -> int | None:
     return limit.limit if limit is not None else None
 
 
+def _options(deployment: DeploymentResponse) -> dict[str, Any] | None:
+    options = deployment.concurrency_options
+    return options.model_dump(mode="json") if options is not None else None
+
+
+def _limit_of(settings: DeploymentSettings) -> int | None:
+    return settings.concurrency_limit.limit if settings.concurrency_limit else None
+
+
+def _options_of(settings: DeploymentSettings) -> dict[str, Any] | None:
+    return settings.concurrency_limit.options() if settings.concurrency_limit else None
+
+
 def _pinned_dict(source: Any, own: Any) -> dict[str, Any]:
     return dict(source or {})
 
 
+def _project_schedules(server: Any, wanted: Any) -> Any:
+    from deploytasks.deploy.schedule_items import project
+
+    return project(server or [], wanted or [])
+
+
 # Sent with a create, then kept in step one by one (``prefect_api/schedules.py``).
 SCHEDULES = DeploymentField("schedules", "schedules", plain=lambda s: [x.to_dict() for x in s],
-                            compared=lambda s: sorted(x.identity() for x in s), synced=True)
+                            compared=lambda s: sorted(x.compared() for x in s), synced=True,
+                            project=_project_schedules)
 
 FIELDS: tuple[DeploymentField, ...] = (
     DeploymentField("description", "description", shown=True, restore=True),
@@ -108,17 +138,49 @@ FIELDS: tuple[DeploymentField, ...] = (
     DeploymentField("enforce_parameter_schema", "enforce_parameter_schema",
                     configured=lambda s: s.enforce_parameter_schema, restore=True),
     DeploymentField("concurrency_limit", "concurrency_limit", read=_limit,
-                    configured=lambda s: s.concurrency_limit),
+                    configured=_limit_of),
+    DeploymentField("concurrency_options", "concurrency_options", read=_options,
+                    configured=_options_of, restore=True),
+    DeploymentField("paused", "paused", configured=lambda s: s.paused, restore=True,
+                    kept=True, unset=False),
     SCHEDULES,
 )
+
+_BY_NAME = {field.name: field for field in FIELDS}
 
 # The build/ document's top-level keys in the order it has always had (README,
 # existing build/ folders). A row whose key is not listed goes at the end.
 DOCUMENT_LAYOUT = ("name", "flow", "flow_name", "type", "environment", "entrypoint",
                    "work_pool", "description", "version", "tags", "parameters",
                    "parameter_openapi_schema", "job_variables", "schedules",
-                   "concurrency_limit", "enforce_parameter_schema", "pull", "image")
+                   "concurrency_limit", "concurrency_options", "paused",
+                   "enforce_parameter_schema", "pull", "image")
 _RANK = {key: index for index, key in enumerate(DOCUMENT_LAYOUT)}
+
+
+def normal(value: Any) -> Any:
+    """A field's value as compared: JSON-like data without caring about tuple/list or
+    int/float spelling."""
+    if isinstance(value, dict):
+        return {str(k): normal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normal(v) for v in value]
+    if isinstance(value, bool):
+        return ("bool", value)  # True == 1 in Python; not in a deployment's parameters
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def kept() -> tuple[DeploymentField, ...]:
+    """The rows whose server state wins unless the configuration changed them."""
+    return tuple(field for field in FIELDS if field.kept)
+
+
+def projected(server: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
+    """The server's compared fields as far as the wanted ones speak of them."""
+    return {name: (row.project(value, wanted.get(name)) if (row := _BY_NAME.get(name))
+                   and row.project else value) for name, value in server.items()}
 
 
 def comparable(spec: DeploymentSpec) -> dict[str, Any]:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from deploytasks.deploy.fields import normal, projected
 from deploytasks.deploy.ownership import Ownership
+from deploytasks.deploy.records import AppliedRecord, kept_changes
 from deploytasks.deploy.specs import DeploymentSpec
 from deploytasks.secrets import mask_env
-
-if TYPE_CHECKING:
-    from deploytasks.deploy.records import AppliedRecord
 
 Action = Literal["create", "update", "unchanged", "orphaned", "conflict"]
 WRITES: tuple[Action, ...] = ("create", "update")
@@ -25,11 +24,13 @@ WRITES: tuple[Action, ...] = ("create", "update")
 
 @dataclass(frozen=True)
 class RemoteSchedule:
-    """A schedule on the server: its id, identity and whether it is active."""
+    """A schedule on the server: its id, what it compares as (``schedule_items``), whether
+    it is active, and its slug."""
 
     id: str
-    identity: tuple[str, str, str | None]
+    item: tuple[Any, ...]
     active: bool
+    slug: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,10 +148,13 @@ def _item_for(spec: DeploymentSpec, current: RemoteDeployment | None, ownership:
         return PlanItem("conflict", spec.name, spec.flow_name, spec.kind, spec, current,
                         owner=ownership.describe(current.tags))
     wanted = spec.comparable()
-    changes = diff_fields(current.fields, wanted)
-    action: Action = "update" if changes else "unchanged"
+    server = projected(current.fields, wanted)
     record = records.get(current.id)
-    drift = record.drifted(current.fields, wanted) if record and changes else []
+    held = kept_changes(record, wanted)
+    changes = [c for c in diff_fields(server, wanted) if c.field not in held]
+    action: Action = "update" if changes else "unchanged"
+    drift = [name for name in record.drifted(server, wanted)
+             if name not in held] if record and changes else []
     return PlanItem(action, spec.name, spec.flow_name, spec.kind, spec, current, changes,
                     drift=drift)
 
@@ -159,19 +163,6 @@ def diff_fields(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     """The fields whose values differ, in the spec's field order."""
     return [Change(name, old.get(name), value) for name, value in new.items()
             if normal(old.get(name)) != normal(value)]
-
-
-def normal(value: Any) -> Any:
-    """Compare JSON-like data without caring about tuple/list or int/float spelling."""
-    if isinstance(value, dict):
-        return {str(k): normal(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [normal(v) for v in value]
-    if isinstance(value, bool):
-        return ("bool", value)  # True == 1 in Python; not in a deployment's parameters
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _kind_of(deployment: RemoteDeployment) -> str | None:

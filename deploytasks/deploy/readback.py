@@ -3,7 +3,8 @@
 Reads every expected deployment back from the API the UI uses and compares
 what a person would look at: name, description, tags, parameters, work pool
 (and that it exists), schedule state and status. Also checks that the UI
-itself answers, and gives each deployment's link.
+itself answers, and gives each deployment's link and the commit, branch and remote it
+was last deployed from (its drift record: a self-hosted server drops version info).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import RemoteDeployment
+from deploytasks.deploy.records import AppliedRecord
 from deploytasks.deploy.specs import DeploymentSpec
 
 SHOWN_FIELDS = fields.shown()  # description, parameters, work pool and queue
@@ -28,6 +30,7 @@ class DeploymentCheck:
     link: str | None = None
     mismatches: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    source: dict[str, Any] | None = None  # the version info it was last deployed with
 
     @property
     def ok(self) -> bool:
@@ -35,11 +38,33 @@ class DeploymentCheck:
 
     def to_document(self) -> dict[str, Any]:
         return {"name": self.name, "found": self.found, "ok": self.ok, "link": self.link,
-                "mismatches": self.mismatches, "warnings": self.warnings}
+                "mismatches": self.mismatches, "warnings": self.warnings,
+                "version_info": self.source}
+
+    @property
+    def deployed_from(self) -> str | None:
+        """One line: the commit, branch and remote it was deployed from."""
+        info = self.source
+        if not info or not info.get("commit_sha"):
+            return None
+        where = f" on {info['branch']}" if info.get("branch") else ""
+        remote = f" ({info['url']})" if info.get("url") else ""
+        dirty = " with uncommitted changes" if info.get("dirty") else ""
+        return f"deployed from {info['commit_sha'][:12]}{where}{remote}{dirty}"
+
+
+def version_info_of(spec: DeploymentSpec, record: AppliedRecord | None) -> dict[str, Any] | None:
+    """What the deployment was last deployed from, as Prefect's version info shapes it
+    (from our record: a self-hosted server does not keep the version info it is sent)."""
+    if record is None or record.source.commit is None:
+        return None
+    return {**record.source.version_info(spec.version), "commit_sha": record.source.commit,
+            "dirty": record.source.dirty}
 
 
 def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owner: Ownership,
-                     *, ui: str, pools: set[str], polled_pools: set[str]) -> DeploymentCheck:
+                     *, ui: str, pools: set[str], polled_pools: set[str],
+                     record: AppliedRecord | None = None) -> DeploymentCheck:
     """Compare one spec with the server's deployment of the same flow and name (which must be
     this project's: another project's or a hand-made one is not ours to vouch for)."""
     if remote is None:
@@ -47,7 +72,8 @@ def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owne
     if not owner.owns(remote.tags):
         return DeploymentCheck(spec.name, False, mismatches=[
             f"not this project's: a {owner.describe(remote.tags)} deployment holds the name"])
-    check = DeploymentCheck(spec.name, True, f"{ui}/deployments/deployment/{remote.id}")
+    check = DeploymentCheck(spec.name, True, f"{ui}/deployments/deployment/{remote.id}",
+                            source=version_info_of(spec, record))
     wanted = spec.comparable()
     for name in SHOWN_FIELDS:
         if remote.fields.get(name) != wanted[name]:
@@ -61,6 +87,9 @@ def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owne
     elif spec.work_pool not in polled_pools:
         check.warnings.append(f"no worker polls '{spec.work_pool}': runs will wait "
                               f"(start one: prefect worker start --pool {spec.work_pool})")
+    if remote.fields.get("paused") and not spec.paused:
+        check.warnings.append("the deployment is paused (its runs are not scheduled); "
+                              "resume it in the UI, or set paused: false and deploy")
     paused = [s for s in remote.schedules if not s.active]
     if paused:
         check.warnings.append(f"{len(paused)} of {len(remote.schedules)} schedules paused")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import timezone as tz
 from typing import Any
 
 from deploytasks.config import ResolvedConfig
-from deploytasks.deploy import fields
+from deploytasks.deploy import fields, schedule_items
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.resources import docker_memory
 from deploytasks.flows.discovery import FlowSpec
@@ -26,20 +28,38 @@ DEFAULT_QUEUE = "default"  # what the server assigns when none is given
 
 @dataclass(frozen=True)
 class Schedule:
-    """One schedule as the server stores it: cron, interval (seconds) or rrule."""
+    """One schedule as the server stores it: cron, interval (seconds) or rrule, with the
+    parameters its runs get, its slug, an interval's anchor (ISO 8601, UTC) and a cron's
+    ``day_or``."""
 
     kind: str
     value: str | float
     timezone: str | None
     active: bool
+    parameters: dict[str, Any] = field(default_factory=dict)
+    slug: str | None = None
+    anchor_date: str | None = None
+    day_or: bool = True
 
     def identity(self) -> tuple[str, str, str | None]:
-        """What makes two schedules the same schedule, whatever their active state."""
+        """Its value: kind, value and timezone, whatever its state and extras."""
         return (self.kind, str(float(self.value)) if self.kind == "interval" else str(self.value),
                 self.timezone)
 
+    def compared(self) -> schedule_items.Item:
+        """What makes two schedules the same schedule, whatever their active state."""
+        return schedule_items.item_of(*self.identity(), {
+            "parameters": self.parameters, "slug": self.slug, "anchor_date": self.anchor_date,
+            "day_or": self.day_or})
+
     def to_dict(self) -> dict[str, Any]:
-        return {self.kind: self.value, "timezone": self.timezone, "active": self.active}
+        document: dict[str, Any] = {self.kind: self.value, "timezone": self.timezone,
+                                    "active": self.active}
+        extras = {"parameters": self.parameters, "slug": self.slug,
+                  "anchor_date": self.anchor_date, "day_or": self.day_or}
+        document.update({key: value for key, value in extras.items()
+                         if value not in (None, {}) and not (key == "day_or" and value)})
+        return document
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,8 @@ class DeploymentSpec:
     concurrency_limit: int | None
     enforce_parameter_schema: bool
     pull_steps: tuple[dict[str, Any], ...]
+    concurrency_options: dict[str, Any] | None = None  # collision strategy, grace period
+    paused: bool = False
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     parts: NameParts | None = field(default=None, compare=False)
@@ -223,11 +245,23 @@ def _schedule(spec: ScheduleSpec, settings: DeploymentSettings,
     else:
         active = config.env.protected
     timezone = spec.timezone or "UTC"  # what the server stores when none is given
+    extras: dict[str, Any] = {"parameters": dict(spec.parameters), "slug": spec.slug}
     if spec.cron is not None:
-        return Schedule("cron", spec.cron, timezone, active)
+        day_or = True if spec.day_or is None else spec.day_or
+        return Schedule("cron", spec.cron, timezone, active, **extras, day_or=day_or)
     if spec.interval is not None:
-        return Schedule("interval", float(spec.interval), timezone, active)
-    return Schedule("rrule", str(spec.rrule), timezone, active)
+        return Schedule("interval", float(spec.interval), timezone, active, **extras,
+                        anchor_date=_utc(spec.anchor_date))
+    return Schedule("rrule", str(spec.rrule), timezone, active, **extras)
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """An anchor date as the server stores it: UTC (a date without a zone is UTC, as
+    Prefect reads it)."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=tz.utc)
+    return aware.astimezone(tz.utc).isoformat()
 
 
 def _pull_steps(config: ResolvedConfig, kind: Kind) -> tuple[dict[str, Any], ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +153,11 @@ def _schedules(value: Any, ctx: Context) -> None:
 
 
 SCHEDULE_EXTRAS = {
-    "parameters": "per-schedule parameters are not a deploytasks setting yet",
-    "slug": "schedule slugs are not a deploytasks setting yet",
-    "replaces": "schedule slugs are not a deploytasks setting yet",
-    "anchor_date": "interval anchors are not a deploytasks setting yet (the server picks one)",
-    "day_or": "cron day_or is not a deploytasks setting yet",
+    "replaces": "renaming a slug is not a deploytasks setting: the schedule with the new "
+                "slug replaces the old one at the next deploy",
     "max_active_runs": "not a deploytasks setting", "catchup": "not a deploytasks setting",
 }
+CARRIED_SCHEDULE_KEYS = ("parameters", "slug", "anchor_date", "day_or")  # as they are
 
 
 def _schedule(item: Any, ctx: Context, parts: tuple[str, ...]) -> dict[str, Any] | None:
@@ -179,13 +178,20 @@ def _schedule(item: Any, ctx: Context, parts: tuple[str, ...]) -> dict[str, Any]
         schedule["timezone"] = item["timezone"]
     active = item.get("active", True)  # Prefect's default; deploytasks' depends on the env
     schedule["active"] = active if isinstance(active, bool) else True
+    schedule.update({key: _plain_date(item[key]) for key in CARRIED_SCHEDULE_KEYS
+                     if item.get(key) not in (None, {}, "")})
     for extra, reason in SCHEDULE_EXTRAS.items():
         if item.get(extra) not in (None, {}, [], ""):
             ctx.skip(f"schedules.{extra}", reason, *parts, extra)
     for other in sorted(set(item) - {"cron", "interval", "rrule", "timezone", "active",
-                                     *SCHEDULE_EXTRAS}):
+                                     *CARRIED_SCHEDULE_KEYS, *SCHEDULE_EXTRAS}):
         ctx.skip(f"schedules.{other}", "not a schedule setting deploytasks knows", *parts, other)
     return schedule
+
+
+def _plain_date(value: Any) -> Any:
+    """A YAML timestamp (``anchor_date: 2026-01-01T00:00:00``) as the text it was."""
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _work_pool(value: Any, ctx: Context) -> None:
@@ -211,17 +217,30 @@ def _work_pool(value: Any, ctx: Context) -> None:
         ctx.skip(f"work_pool.{other}", "not a work pool setting deploytasks knows", other)
 
 
+CONCURRENCY_KEYS = ("limit", "collision_strategy", "grace_period_seconds")
+
+
 def _concurrency(value: Any, ctx: Context) -> None:
+    """An integer, or ``{limit, collision_strategy, grace_period_seconds}``: carried as it is
+    (deploytasks takes the same shapes)."""
     value = ctx.plain(value, "concurrency_limit")
     if isinstance(value, int) and not isinstance(value, bool):
         ctx.settings["concurrency_limit"] = value
         return
     if isinstance(value, dict):
-        if isinstance(value.get("limit"), int):
-            ctx.settings["concurrency_limit"] = value["limit"]
-        for option in sorted(set(value) - {"limit"}):
-            ctx.skip(f"concurrency_limit.{option}", "concurrency options are not a deploytasks "
-                     "setting yet", option)
+        carried = {key: value[key] for key in CONCURRENCY_KEYS if value.get(key) is not None}
+        if set(carried) == {"limit"}:
+            ctx.settings["concurrency_limit"] = carried["limit"]
+        elif carried:
+            ctx.settings["concurrency_limit"] = carried
+        for option in sorted(set(value) - set(CONCURRENCY_KEYS)):
+            ctx.skip(f"concurrency_limit.{option}", "not a concurrency setting deploytasks "
+                     "knows (limit, collision_strategy, grace_period_seconds)", option)
+
+
+def _paused(value: Any, ctx: Context) -> None:
+    if isinstance(value, bool):
+        ctx.settings["paused"] = value
 
 
 def _steps(value: Any, ctx: Context) -> None:
@@ -241,8 +260,7 @@ DEPLOYMENT_FIELDS: dict[str, Handler] = {
     "enforce_parameter_schema": _copy("enforce_parameter_schema"),
     "version": _not_carried("deploytasks sets the version from git"),
     "version_type": _not_carried("version info is not a deploytasks setting yet"),
-    "paused": _not_carried("paused is not a deploytasks setting yet (pause in the UI: "
-                           "deploytasks keeps a schedule's paused state)"),
+    "paused": _paused,
     "triggers": _not_carried("triggers are not a deploytasks setting yet"),
     "sla": _not_carried("SLAs are not a deploytasks setting yet"),
     "flow_name": _not_carried("deploytasks reads the flow's name from its file"),

@@ -64,7 +64,10 @@ async def _check(resolution: Resolution) -> CheckResult:
         polled = {name for name in used if await gateway.pool_has_workers(name)}
         ui = session.ui_url(gateway.api_url, config.settings.prefect.ui_url)
         ui_problem = await gateway.ui_problem(ui)
+        records = await gateway.read_records([*owner.tags, f"env:{config.env.short}"])
     by_key = {d.key: d for d in remote}
-    checks = [check_deployment(spec, by_key.get(spec.key), owner, ui=ui, pools=set(pools),
-                               polled_pools=polled) for spec in resolution.specs]
+    checks = [check_deployment(spec, found, owner, ui=ui, pools=set(pools),
+                               polled_pools=polled,
+                               record=records.get(found.id) if found else None)
+              for spec in resolution.specs for found in [by_key.get(spec.key)]]
     return CheckResult(resolution, checks, ui_problem)

@@ -5,13 +5,15 @@ work pool created first, as prefect deploy wants). Server B: ``invoke flows.impo
 --from prefect.yaml --write``, then ``invoke deploy.python``. For every deployment of
 the prefect.yaml, the two servers must hold the same flow, entrypoint, parameters,
 parameter schema, description, tags, work pool and queue, job variables, schedules,
-concurrency limit, parameter enforcement and pull steps. The differences are the
-deliberate ones the README lists (names, our ownership tags, the version) and the
-settings the import reports as not carried (here ``version`` and ``paused``).
+schedules' parameters, slugs, anchor dates and ``day_or``, concurrency limit and
+options, paused, parameter enforcement and pull steps. The
+differences are the deliberate ones the README lists (names, our ownership tags, the
+version) and the settings the import reports as not carried (here ``version``).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -53,6 +55,7 @@ def read_all(api_url: str) -> dict[str, dict[str, Any]]:
                 "job_variables": deployment.job_variables,
                 "schedules": sorted(_schedule(s) for s in deployment.schedules),
                 "concurrency_limit": limit.limit if limit else None,
+                "concurrency_options": deployment.concurrency_options,
                 "enforce_parameter_schema": deployment.enforce_parameter_schema,
                 "pull_steps": deployment.pull_steps,
                 "paused": deployment.paused,
@@ -61,14 +64,18 @@ def read_all(api_url: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def _schedule(item: Any) -> tuple[str, str, str | None, bool]:
+def _schedule(item: Any) -> tuple[Any, ...]:
     schedule = item.schedule
+    extras = (json.dumps(item.parameters, sort_keys=True), item.slug,
+              getattr(schedule, "day_or", None))
     for kind in ("cron", "interval", "rrule"):
         value = getattr(schedule, kind, None)
         if value is not None:
             text = str(value.total_seconds()) if kind == "interval" else str(value)
+            # an interval's anchor is compared where the prefect.yaml gives one (here: all)
+            anchor = schedule.anchor_date.isoformat() if kind == "interval" else None
             # no timezone means UTC; prefect deploy stores none, deploytasks stores UTC
-            return kind, text, schedule.timezone or "UTC", bool(item.active)
+            return kind, text, schedule.timezone or "UTC", bool(item.active), *extras, anchor
     raise AssertionError(f"unknown schedule {schedule!r}")
 
 
@@ -121,15 +128,16 @@ def test_prefect_deploy_and_the_imported_configuration_give_the_same_deployments
     assert set(names) == set(theirs) == {"hello", "etl-hourly", "daily-report", "weekly-report",
                                          "cleanup-nightly", "hello-weekend"}
     not_carried = {(item["deployment"], item["field"]) for item in document["not_carried"]}
-    assert not_carried == {("weekly-report", "version"), ("cleanup-nightly", "paused")}
-    assert theirs["cleanup-nightly"]["paused"] and not ours[names["cleanup-nightly"]]["paused"]
+    assert not_carried == {("weekly-report", "version")}
+    assert theirs["cleanup-nightly"]["paused"] and ours[names["cleanup-nightly"]]["paused"]
+    assert theirs["etl-hourly"]["concurrency_options"] is not None
+    assert [s[5] for s in theirs["etl-hourly"]["schedules"]] == ["hourly"]  # the slug
     for name, expected in theirs.items():
         actual = dict(ours[names[name]])
         assert set(actual["tags"]) >= OURS | {project}, actual["tags"]
         actual["tags"] = sorted(set(actual["tags"]) - OURS - {project})
-        for deliberate in ("version",) + (("paused",) if name == "cleanup-nightly" else ()):
-            expected.pop(deliberate)
-            actual.pop(deliberate)
+        expected.pop("version")
+        actual.pop("version")
         assert expected["description"] not in (None, "None") or actual["description"] == ""
         if expected["description"] in (None, "None"):  # Prefect's client sends None as "None"
             expected["description"] = actual["description"] = ""

@@ -109,6 +109,18 @@ def _wrong_value(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.test")
 
 
+def _bad_collision_strategy(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "    concurrency_limit: 1\n",
+         "    concurrency_limit: {limit: 1, collision_strategy: QUEUE}\n")
+    return run(repo, "deploy.test")
+
+
+def _bad_schedule_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "        timezone: Europe/Berlin\n",
+         "        timezone: Europe/Berlin\n        parameters: {batch_sise: 5, batch_size: x}\n")
+    return run(repo, "deploy.validate", "--offline")
+
+
 def _bad_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
     edit(repo / "config" / "deployment-config.yaml", "      batch_size: 100",
          "      batch_size: 100\n      batch_sise: 5\n      strict: 'yes'")
@@ -252,7 +264,11 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "invalid yaml": (_invalid_yaml, 2, "invalid YAML"),
     "unknown key": (_unknown_key, 2, "unknown key 'wrok_pools'"),
     "wrong value": (_wrong_value, 2, "prefect.concurrency"),
+    "bad collision strategy": (_bad_collision_strategy, 2,
+                               "concurrency_limit.collision_strategy: Input should be"),
     "bad parameters": (_bad_parameters, 1, "has no parameter 'batch_sise'"),
+    "bad schedule parameters": (_bad_schedule_parameters, 1,
+                                "schedules[0].parameters.batch_sise"),
     "invalid flow": (_invalid_flow, 1, "invalid flow: SyntaxError"),
     "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
     "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),

@@ -66,6 +66,7 @@ class ApiProxy:
         self.paths: list[str] = []  # every request as it arrived (method and path)
         self.answered: list[tuple[str, int]] = []  # forwarded writes and the server's status
         self.authorization: set[str] = set()  # every Authorization header the client sent
+        self.bodies: list[tuple[str, bytes]] = []  # every forwarded write and its body
         self._recent: deque[float] = deque()  # times of forwarded writes (rate limit)
         self._told: list[tuple[float, float]] = []  # (refusal sent, wait until)
         self._lock = threading.Lock()
@@ -205,6 +206,7 @@ def _handler(proxy: ApiProxy) -> type[BaseHTTPRequestHandler]:
             if is_write(self.command, target):
                 with proxy._lock:
                     proxy.answered.append((f"{self.command} {target}", status))
+                    proxy.bodies.append((f"{self.command} {target}", body))
             self._reply(status, headers, data)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle

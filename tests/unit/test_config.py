@@ -128,8 +128,8 @@ def test_unset_values_say_built_in_default(repo_copy: Path) -> None:
 def test_per_kind_section_beats_the_flow_level(repo_copy: Path) -> None:
     edit(MAIN, "  rpa3:\n", "  rpa3:\n    docker:\n      concurrency_limit: 5\n")
     config = ConfigurationManager().load("development")
-    assert config.deployment_settings("rpa3", "docker").settings.concurrency_limit == 5
-    assert config.deployment_settings("rpa3", "python").settings.concurrency_limit == 1
+    assert config.deployment_settings("rpa3", "docker").settings.concurrency_limit.limit == 5
+    assert config.deployment_settings("rpa3", "python").settings.concurrency_limit.limit == 1
 
 
 def test_template_value_survives_where_nothing_overrides_it(repo_copy: Path) -> None:
@@ -425,3 +425,33 @@ def test_invoke_env_show_bad_env_is_one_line_exit_2(repo_copy: Path) -> None:
     assert "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert "unknown environment 'nope'" in done.stderr
+
+
+# --- concurrency options and paused -------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "complaint"), [
+    ("0", "greater than or equal to 1"),
+    ("{limit: 1, collision_strategy: QUEUE}", "'ENQUEUE' or 'CANCEL_NEW'"),
+    ("{limit: 2, grace_period_seconds: 5}", "greater than or equal to 60"),
+    ("{collision_strategy: CANCEL_NEW}", "limit"),
+    ("{limit: 1, colision_strategy: ENQUEUE}", "unknown key 'colision_strategy'"),
+    ("yes", "write an integer"),
+], ids=["zero", "strategy", "grace", "no-limit", "typo", "bool"])
+def test_a_bad_concurrency_limit_names_its_line(repo_copy: Path, value: str,
+                                                 complaint: str) -> None:
+    edit(MAIN, "    concurrency_limit: 1\n", f"    concurrency_limit: {value}\n")
+    message = str(load_error())
+    assert message.startswith(f"{MAIN}:{line_of(MAIN, 'concurrency_limit:')}:"), message
+    assert complaint in message
+
+
+def test_concurrency_options_layer_key_by_key_with_their_origin(repo_copy: Path) -> None:
+    edit(MAIN, "    concurrency_limit: 1\n",
+         "    concurrency_limit: {limit: 1, collision_strategy: CANCEL_NEW}\n    paused: true\n")
+    append(DEV, "flows:\n  rpa3:\n    concurrency_limit: {limit: 3}\n")
+    resolved = ConfigurationManager().load("development").deployment_settings("rpa3", "python")
+    limit = resolved.settings.concurrency_limit
+    assert limit is not None and (limit.limit, limit.collision_strategy) == (3, "CANCEL_NEW")
+    assert resolved.settings.paused is True
+    assert str(resolved.provenance[("concurrency_limit", "limit")]).startswith(str(DEV))
+    assert str(resolved.provenance[("paused",)]) == f"{MAIN}:{line_of(MAIN, 'paused:')}"

@@ -95,8 +95,57 @@ def test_payloads_are_accepted_by_prefects_own_models() -> None:
 
 def test_configured_rows_pass_their_setting_through() -> None:
     settings = DeploymentSettings(concurrency_limit=3, enforce_parameter_schema=False)
-    assert fields.configured(settings) == {"concurrency_limit": 3,
-                                           "enforce_parameter_schema": False}
+    assert fields.configured(settings) == {"concurrency_limit": 3, "concurrency_options": None,
+                                           "paused": False, "enforce_parameter_schema": False}
+    settings = DeploymentSettings.model_validate({"paused": True, "concurrency_limit": {
+        "limit": 1, "collision_strategy": "CANCEL_NEW", "grace_period_seconds": 120}})
+    assert fields.configured(settings) == {
+        "concurrency_limit": 1, "paused": True, "enforce_parameter_schema": True,
+        "concurrency_options": {"collision_strategy": "CANCEL_NEW", "grace_period_seconds": 120}}
+
+
+def test_concurrency_options_are_sent_and_read_back_as_prefect_holds_them() -> None:
+    options = {"collision_strategy": "CANCEL_NEW", "grace_period_seconds": 90}
+    wanted = spec(concurrency_options=options, paused=True)
+    made = DeploymentCreate(flow_id=uuid.uuid4(), name=wanted.name, **fields.payload(wanted))
+    assert made.concurrency_options is not None and made.paused is True
+    assert made.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+    remote = snapshot(response_of(wanted, concurrency_options=options, paused=True),
+                      wanted.flow_name)
+    assert remote.fields["concurrency_options"] == options and remote.fields["paused"] is True
+    plan = make_plan([wanted], [remote], ownership=OURS, env_tag="env:dev")
+    assert [item.action for item in plan.items] == ["unchanged"], plan.items[0].changes
+    cleared = DeploymentUpdate(**fields.payload(spec(), {"concurrency_options"}))
+    assert cleared.model_fields_set == {"concurrency_options"}  # sent as null: cleared
+
+
+# --- paused: the server's state stays unless the configuration changed it ------------------
+
+def _plan_paused(server: bool, wanted: bool, applied: bool | None) -> list[tuple[str, Any]]:
+    """The plan's changes of a deployment paused (or not) on the server; ``applied`` is
+    what our record says we last applied (None: no record)."""
+    target = spec(paused=wanted)
+    remote = snapshot(response_of(target, paused=server), target.flow_name)
+    records = {} if applied is None else {remote.id: record_of(
+        remote.id, target.name, spec(paused=applied).comparable(), SourceState())}
+    item = make_plan([target], [remote], ownership=OURS, env_tag="env:dev",
+                     records=records).items[0]
+    assert item.drift == []  # a pause is never drift
+    return [(c.field, c.new) for c in item.changes]
+
+
+@pytest.mark.parametrize(("server", "wanted", "applied", "changes"), [
+    (True, False, False, []),  # paused in the UI, configuration unchanged: stays paused
+    (True, False, None, []),  # no record yet: unpaused was what we applied
+    (False, True, False, [("paused", True)]),  # the configuration now pauses it
+    (True, False, True, [("paused", False)]),  # the configuration resumes it
+    (False, True, None, [("paused", True)]),  # configured paused, nothing recorded
+    (False, False, True, []),  # resumed in the UI after we paused it: stays resumed
+])
+def test_paused_changes_only_when_the_configuration_changes_it(
+        server: bool, wanted: bool, applied: bool | None,
+        changes: list[tuple[str, Any]]) -> None:
+    assert _plan_paused(server, wanted, applied) == changes
 
 
 # --- the shapes that must not move ------------------------------------------------------
@@ -106,14 +155,16 @@ def test_the_document_keeps_its_layout_and_the_plan_its_order() -> None:
     assert list(document) == ["name", "flow", "flow_name", "type", "environment", "entrypoint",
                               "work_pool", "description", "version", "tags", "parameters",
                               "parameter_openapi_schema", "job_variables", "schedules",
-                              "concurrency_limit", "enforce_parameter_schema", "pull", "image"]
+                              "concurrency_limit", "concurrency_options", "paused",
+                              "enforce_parameter_schema", "pull", "image"]
     assert document["work_pool"] == {"name": "python-pool", "work_queue_name": "default"}
     assert document["schedules"][1] == {"interval": 3600.0, "timezone": "Europe/Berlin",
                                         "active": False}
     assert list(spec().comparable()) == [
         "description", "version", "tags", "parameters", "parameter_openapi_schema",
         "job_variables", "work_pool_name", "work_queue_name", "entrypoint", "pull_steps",
-        "enforce_parameter_schema", "concurrency_limit", "schedules"]
+        "enforce_parameter_schema", "concurrency_limit", "concurrency_options", "paused",
+        "schedules"]
 
 
 def test_a_deployment_read_back_compares_equal_to_its_spec() -> None:
@@ -128,34 +179,35 @@ def test_a_deployment_read_back_compares_equal_to_its_spec() -> None:
 # --- one new row reaches every place ---------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
-class PausableSpec(DeploymentSpec):
-    paused: bool = False  # the typed attribute a new field takes
+class PathSpec(DeploymentSpec):
+    path: str = "/srv/flows"  # the typed attribute a new field takes
 
 
-PAUSED = DeploymentField("paused", "paused", restore=True)
+PATH = DeploymentField("path", "path", restore=True)
 
 
 @pytest.fixture
-def with_paused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fields, "FIELDS", (*FIELDS, PAUSED))
+def with_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fields, "FIELDS", (*FIELDS, PATH))
 
 
 def test_a_new_row_is_compared_sent_read_back_written_recorded_and_restored(
-        with_paused: None) -> None:
-    wanted = PausableSpec(**{f.name: getattr(spec(), f.name)
-                             for f in dataclasses.fields(DeploymentSpec)})
-    assert list(wanted.comparable())[-1] == "paused"
-    assert fields.payload(wanted)["paused"] is False
-    assert list(wanted.to_document())[-1] == "paused"
-    assert fields.restorable()["paused"] == "paused"
+        with_path: None) -> None:
+    wanted = PathSpec(**{f.name: getattr(spec(), f.name)
+                         for f in dataclasses.fields(DeploymentSpec)})
+    assert list(wanted.comparable())[-1] == "path"
+    assert fields.payload(wanted)["path"] == "/srv/flows"
+    assert list(wanted.to_document())[-1] == "path"
+    assert fields.restorable()["path"] == "path"
 
-    remote = snapshot(response_of(wanted, paused=True), wanted.flow_name)
-    assert remote.fields["paused"] is True
+    remote = snapshot(response_of(wanted, path="/elsewhere"), wanted.flow_name)
+    assert remote.fields["path"] == "/elsewhere"
     record = record_of(remote.id, wanted.name, wanted.comparable(), SourceState())
     plan = make_plan([wanted], [remote], ownership=OURS, env_tag="env:dev",
                      records={remote.id: record})
     item = plan.items[0]
     assert item.action == "update"
-    assert [(c.field, c.old, c.new) for c in item.changes] == [("paused", True, False)]
-    assert item.drift == ["paused"]  # the record says we applied False: edited on the server
-    assert DeploymentUpdate(**fields.payload(wanted, {"paused"})).paused is False
+    assert [(c.field, c.old, c.new) for c in item.changes] == [("path", "/elsewhere",
+                                                                 "/srv/flows")]
+    assert item.drift == ["path"]  # the record says we applied /srv/flows: edited on the server
+    assert DeploymentUpdate(**fields.payload(wanted, {"path"})).path == "/srv/flows"

@@ -133,19 +133,22 @@ def test_each_field_is_carried_or_reported_with_its_line(repo: Path) -> None:
     assert daily.settings == {
         "tags": ["orders"], "description": "Orders of the day", "parameters": {"x": 3},
         "schedules": [
-            {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "active": True},
-            {"interval": 3600, "active": False},
+            {"cron": "0 6 * * *", "timezone": "Europe/Berlin", "active": True,
+             "day_or": False},
+            {"interval": 3600, "active": False, "parameters": {"x": 1}},
             {"rrule": "FREQ=WEEKLY;BYDAY=MO", "active": True}],
-        "concurrency_limit": 2, "enforce_parameter_schema": False,
-        "work_queue": "orders", "job_variables": {"env": {"MODE": "batch"}},
+        "concurrency_limit": {"limit": 2, "collision_strategy": "CANCEL_NEW"},
+        "enforce_parameter_schema": False, "paused": True, "work_queue": "orders",
+        "job_variables": {"env": {"MODE": "batch"}},
         "kinds": ["python"]}
     reported = {(item.line, item.deployment, item.field) for item in result.project.not_carried}
     assert reported >= {
         (3, None, "build"), (20, "Daily Orders", "version"),
         (21, "Daily Orders", "tags[1]"), (24, "Daily Orders", "parameters.day"),
-        (28, "Daily Orders", "schedules.day_or"), (31, "Daily Orders", "schedules.parameters"),
-        (35, "Daily Orders", "concurrency_limit.collision_strategy"),
-        (37, "Daily Orders", "paused"), (38, "Daily Orders", "triggers")}
+        (38, "Daily Orders", "triggers")}
+    assert not reported & {(35, "Daily Orders", "concurrency_limit.collision_strategy"),
+                           (37, "Daily Orders", "paused"), (28, "Daily Orders",
+                           "schedules.day_or"), (31, "Daily Orders", "schedules.parameters")}
     assert all(item.file == "prefect.yaml" for item in result.project.not_carried)
     [skipped] = result.project.skipped
     assert (skipped.deployment, skipped.line) == ("nowhere", 51)
@@ -192,7 +195,9 @@ def test_the_merge_keeps_every_line_and_comment_and_your_values(repo: Path) -> N
     assert data["work_pools"] == {"python": {"name": "shop-pool", "type": "process"}}
     assert "source" not in data  # the pull step's directory is the repository itself
     config = ConfigurationManager(root=repo).load("development")
-    assert config.settings.flows["daily-orders"].concurrency_limit == 2
+    limit = config.settings.flows["daily-orders"].concurrency_limit
+    assert limit is not None and (limit.limit, limit.collision_strategy) == (2, "CANCEL_NEW")
+    assert config.settings.flows["daily-orders"].paused is True
     code, again = run(repo, write=True)
     assert not again["written"]
     assert (repo / "config/deployment-config.yaml").read_text() == after  # idempotent

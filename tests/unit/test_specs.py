@@ -183,3 +183,66 @@ def test_flow_taking_kwargs_keeps_every_parameter(repo_copy: Path) -> None:
 
 def test_spec_is_the_same_for_the_same_inputs(repo_copy: Path) -> None:
     assert specs("dev") == specs("dev")
+
+
+# --- a schedule's parameters, slug, anchor_date and day_or ----------------------------------
+
+SCHEDULED = '''    schedules:
+      - cron: "0 6 * * 1-5"
+        timezone: Europe/Berlin
+'''
+
+
+def test_schedule_extras_reach_the_spec(repo_copy: Path) -> None:
+    edit(SCHEDULED, '''    schedules:
+      - cron: "0 6 * * 1-5"
+        timezone: Europe/Berlin
+        slug: morning
+        day_or: false
+        parameters: {batch_size: 5}
+      - interval: 900
+        anchor_date: "2026-01-01T00:30:00"
+''')
+    cron, interval = specs("dev")["rpa1-python-dev"].schedules
+    assert (cron.slug, cron.day_or, cron.parameters) == ("morning", False, {"batch_size": 5})
+    assert interval.anchor_date == "2026-01-01T00:30:00+00:00"  # no zone: UTC, as Prefect reads
+    assert interval.day_or is True and interval.slug is None
+    assert cron.to_dict() == {"cron": "0 6 * * 1-5", "timezone": "Europe/Berlin",
+                              "active": False, "parameters": {"batch_size": 5},
+                              "slug": "morning", "day_or": False}
+
+
+def test_a_schedule_parameter_the_flow_does_not_take_names_its_line(repo_copy: Path) -> None:
+    edit(SCHEDULED, SCHEDULED + "        parameters: {batch_sise: 5, batch_size: many}\n")
+    config = ConfigurationManager().load("dev")
+    resolution = resolve(config, ("python",), ["rpa1"])
+    (spec,) = resolution.specs
+    problems = {p.setting: p for p in check_spec(config, spec, resolution.flows[0])}
+    unknown = problems["schedules[0].parameters.batch_sise"]
+    assert "has no parameter 'batch_sise'" in unknown.message
+    assert unknown.where == f"{MAIN}:{_line('schedules:')}"
+    assert "is not of type 'integer'" in problems["schedules[0].parameters.batch_size"].message
+
+
+@pytest.mark.parametrize(("extra", "complaint"), [
+    ("        anchor_date: 2026-01-01\n", "anchor_date belongs to interval schedules"),
+    ("        slug: 'no spaces'\n", "cannot be a slug"),
+    ("        day_or: maybe\n", "valid boolean"),
+], ids=["anchor-on-cron", "slug", "day_or"])
+def test_a_bad_schedule_extra_is_a_configuration_error(repo_copy: Path, extra: str,
+                                                        complaint: str) -> None:
+    from deploytasks.errors import ConfigError
+
+    edit(SCHEDULED, SCHEDULED + extra)
+    with pytest.raises(ConfigError) as caught:
+        ConfigurationManager().load("dev")
+    assert str(caught.value).startswith(f"{MAIN}:"), caught.value
+    assert complaint in str(caught.value)
+
+
+def test_two_schedules_with_one_slug_are_refused(repo_copy: Path) -> None:
+    from deploytasks.errors import ConfigError
+
+    edit(SCHEDULED, SCHEDULED + "        slug: s\n      - interval: 60\n        slug: s\n")
+    with pytest.raises(ConfigError, match="two schedules have the slug 's'"):
+        ConfigurationManager().load("dev")

@@ -77,7 +77,7 @@ def snapshot(deployment: DeploymentResponse, flow_name: str) -> RemoteDeployment
     """A server deployment in the spec's comparable shape."""
     schedules = remote_schedules(deployment)
     values = {**fields.snapshot_fields(deployment),
-              fields.SCHEDULES.name: sorted(s.identity for s in schedules)}
+              fields.SCHEDULES.name: sorted(s.item for s in schedules)}
     status = deployment.status.value if deployment.status else None
     return RemoteDeployment(str(deployment.id), deployment.name, flow_name,
                             tuple(deployment.tags), values, schedules, status)

@@ -35,19 +35,25 @@ class DeploymentWrites(Connection):
         return await self.call(f"register flow {flow_name}",
                                self.client.create_flow_from_name, flow_name)
 
-    async def create_deployment(self, spec: DeploymentSpec, flow_id: Any) -> str:
+    async def create_deployment(self, spec: DeploymentSpec, flow_id: Any,
+                                version_info: dict[str, Any] | None = None) -> str:
         """Create one deployment (schedules included) and return its id. Prefect upserts:
-        ``took_over(id)`` tells afterwards whether the create hit an existing row."""
+        ``took_over(id)`` tells afterwards whether the create hit an existing row.
+        ``version_info`` (Prefect's shape) goes along with the version."""
         deployment_id = await self.call(
             f"create {spec.name}", self.client.create_deployment,
             flow_id=flow_id, name=spec.name, schedules=schedule_creates(spec.schedules),
-            **fields.payload(spec))
+            version_info=_version_info(version_info), **fields.payload(spec))
         return str(deployment_id)
 
     async def update_deployment(self, remote: RemoteDeployment, spec: DeploymentSpec,
-                                changed: set[str]) -> None:
-        """Send only the changed fields; schedules are synced one by one."""
+                                changed: set[str],
+                                version_info: dict[str, Any] | None = None) -> None:
+        """Send only the changed fields (a new version with its version info); schedules
+        are synced one by one."""
         values = fields.payload(spec, changed)
+        if "version" in values and version_info is not None:
+            values["version_info"] = version_info
         if values:
             await self.call(f"update {spec.name}", self.client.update_deployment,
                             UUID(remote.id), DeploymentUpdate(**values))
@@ -106,6 +112,13 @@ class DeploymentWrites(Connection):
         """A work queue's pool and name, by id."""
         queue = await self.call("read work queue", self.client.read_work_queue, UUID(queue_id))
         return queue.work_pool_name, queue.name
+
+
+def _version_info(info: dict[str, Any] | None) -> Any:
+    """Prefect's ``VersionInfo`` (its extra keys kept) of our plain version info."""
+    from prefect.client.schemas.objects import VersionInfo
+
+    return VersionInfo.model_validate(info) if info is not None else None
 
 
 def _server_time(text: str | None) -> datetime:
