@@ -27,15 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import skip_or_fail
-from support.docker_services import (
+
+from tests.support.docker_services import (
     Registry,
     ServiceMissing,
     private_namespace,
     start_registry,
     stop_registry,
 )
-from support.prefect_helpers import (
+from tests.support.policy import skip_or_fail
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,
@@ -221,7 +222,7 @@ def expected_counts(csv_file: Path) -> tuple[int, int]:
 
 
 def test_expected_counts_match_the_known_data() -> None:
-    from support.prefect_helpers import PROJECT_ROOT
+    from tests.support.prefect_helpers import PROJECT_ROOT
 
     records = sum(1 for _ in (PROJECT_ROOT / "flows/rpa1/data/invoices.csv").open()) - 1
     valid, counted = expected_counts(PROJECT_ROOT / "flows/rpa1/data/invoices.csv")

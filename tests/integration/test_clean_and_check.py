@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import skip_or_fail
-from support.prefect_helpers import (
+
+from tests.support.policy import skip_or_fail
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,

@@ -33,9 +33,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
-from support.api_proxy import ApiProxy
-from support.prefect_helpers import (
+
+from deploytasks.env.local_server import LocalServer, free_port
+from tests.integration.test_troubleshooting import guide_patterns, printed_problems
+from tests.support.api_proxy import ApiProxy
+from tests.support.policy import skip_or_fail
+from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
     deployments_by_name,
@@ -45,9 +48,6 @@ from support.prefect_helpers import (
     run_cli,
     strip_ansi,
 )
-
-from deploytasks.env.local_server import LocalServer, free_port
-from tests.integration.test_troubleshooting import guide_patterns, printed_problems
 
 ACCOUNT = "0ff44498-a1b2-4c3d-8e9f-0123456789ab"
 WORKSPACE = "c5b3a0e1-1111-4222-8333-444455556666"

@@ -20,8 +20,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import skip_or_fail
-from support.prefect_helpers import (
+
+from deploytasks.env.local_server import free_port
+from tests.support.policy import skip_or_fail
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,
@@ -43,8 +45,6 @@ from support.prefect_helpers import (
     start_cli,
     work_pools,
 )
-
-from deploytasks.env.local_server import free_port
 
 FLOWS = ("rpa1", "rpa2", "rpa3")
 

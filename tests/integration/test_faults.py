@@ -27,15 +27,16 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import skip_or_fail
-from support.api_proxy import ApiProxy
-from support.docker_services import (
+
+from tests.support.api_proxy import ApiProxy
+from tests.support.docker_services import (
     ServiceMissing,
     private_namespace,
     start_registry,
     stop_registry,
 )
-from support.prefect_helpers import (
+from tests.support.policy import skip_or_fail
+from tests.support.prefect_helpers import (
     CliResult,
     PrivateServer,
     clone_flows,

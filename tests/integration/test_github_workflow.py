@@ -25,12 +25,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
 
 from deploytasks.env.local_server import ServerState
+from tests.support.prefect_helpers import PROJECT_ROOT
 
-WORKFLOW = REPO_ROOT / ".github" / "workflows" / "deploy.yml"
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "deploy.yml"
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 SECRETS = ("PREFECT_API_URL", "PREFECT_API_KEY", "DOCKER_REGISTRY", "DOCKER_USERNAME",
            "DOCKER_PASSWORD")
 # Variables of the caller that would change what the tool does; Actions would not have them.
@@ -184,7 +184,7 @@ def make_pull_request(root: Path, change: str) -> int:
     Returns the line of the change in flows/rpa2/workflow.py.
     """
     for name in ("tasks.py", "Makefile", ".gitignore"):
-        shutil.copy2(REPO_ROOT / name, root / name)
+        shutil.copy2(PROJECT_ROOT / name, root / name)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "main")
@@ -315,7 +315,7 @@ def test_push_job_builds_pushes_then_deploys_staging() -> None:
 @cache
 def task_names() -> frozenset[str]:
     done = subprocess.run([str(VENV_BIN / "invoke"), "--list", "--list-format=json"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
                           check=True)
     names: set[str] = set()
 
@@ -329,7 +329,7 @@ def task_names() -> frozenset[str]:
 
 
 def task_flags(task: str) -> set[str]:
-    done = subprocess.run([str(VENV_BIN / "invoke"), "--help", task], cwd=REPO_ROOT,
+    done = subprocess.run([str(VENV_BIN / "invoke"), "--help", task], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=120, check=True)
     return set(re.findall(r"^\s+(?:-\w,\s+)?(--[\w-]+)", done.stdout, flags=re.MULTILINE))
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.prefect_helpers import (
     PROJECT_ROOT,
     CliResult,
     Namespace,
@@ -483,7 +484,7 @@ def test_make_passes_dollar_values_literally(make_repo: Repo, args: tuple[str, .
 
 @pytest.mark.docker
 def test_non_ascii_docker_tag_is_a_usage_error(repo: Repo) -> None:
-    from support.docker_services import engine_answers, private_namespace
+    from tests.support.docker_services import engine_answers, private_namespace
 
     if not engine_answers():
         pytest.skip("no Docker engine")

@@ -26,7 +26,6 @@ from invoke.exceptions import Exit
 
 from deploytasks.images import commands
 from deploytasks.taskrun import run
-from tests.conftest import skip_or_fail
 from tests.support.docker_services import (
     PROJECT_ROOT,
     EngineHandle,
@@ -37,6 +36,7 @@ from tests.support.docker_services import (
     start_registry,
     stop_registry,
 )
+from tests.support.policy import skip_or_fail
 
 pytestmark = pytest.mark.docker
 

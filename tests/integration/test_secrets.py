@@ -28,16 +28,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, skip_or_fail
-from support.docker_services import (
+
+from tests.support.docker_services import (
     Registry,
     ServiceMissing,
     private_namespace,
     start_registry,
     stop_registry,
 )
-from support.prefect_helpers import (
+from tests.support.policy import skip_or_fail
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
+    PROJECT_ROOT,
     CliResult,
     Namespace,
     cli_env,
@@ -165,9 +167,9 @@ def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any,
     root = folder / "repo"
     root.mkdir()
     for name in ("config", "flows"):
-        shutil.copytree(REPO_ROOT / name, root / name,
+        shutil.copytree(PROJECT_ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__", "output", ".env"))
-    shutil.copy2(REPO_ROOT / "Makefile", root / "Makefile")
+    shutil.copy2(PROJECT_ROOT / "Makefile", root / "Makefile")
     ns = isolate_repo(root)
     write_env_files(root, found)
     (root / "prefect.yaml").write_text(PREFECT_YAML, encoding="utf-8")

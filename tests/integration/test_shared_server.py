@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     OWNERSHIP_TAG,
     client,
@@ -31,7 +32,7 @@ from support.prefect_helpers import (
     strip_ansi,
     work_pools,
 )
-from support.shared_server import (
+from tests.support.shared_server import (
     FLOW_FUNCTIONS,
     Copy,
     RaceProxy,
@@ -360,7 +361,7 @@ def test_clean_patterns_scope_and_make(a: Copy, b: Copy) -> None:
 
 
 def _env(copy: Copy) -> dict[str, str]:
-    from support.prefect_helpers import cli_env
+    from tests.support.prefect_helpers import cli_env
 
     return cli_env(copy.api_url)
 

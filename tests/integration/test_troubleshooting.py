@@ -21,16 +21,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from deploytasks.env.local_server import free_port
-from tests.conftest import REPO_ROOT
 from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
-from tests.support.prefect_helpers import NO_PROFILES, client
+from tests.support.prefect_helpers import NO_PROFILES, PROJECT_ROOT, client
 
 if TYPE_CHECKING:
     from tests.support.prefect_helpers import Namespace
 
-GUIDE = REPO_ROOT / "docs" / "TROUBLESHOOTING.md"
-INVOKE = str(REPO_ROOT / ".venv" / "bin" / "invoke")
+GUIDE = PROJECT_ROOT / "docs" / "TROUBLESHOOTING.md"
+INVOKE = str(PROJECT_ROOT / ".venv" / "bin" / "invoke")
 PATTERN_LINE = re.compile(r"^(?:Message|Also): (?:``(.+?)``|`([^`]+)`)", re.M)
 
 
@@ -58,7 +57,7 @@ def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture()
 def repo(repo_copy: Path, prefect_api: str) -> Path:
-    (repo_copy / "tasks.py").write_text((REPO_ROOT / "tasks.py").read_text())
+    (repo_copy / "tasks.py").write_text((PROJECT_ROOT / "tasks.py").read_text())
     subprocess.run(["git", "init", "-q"], cwd=repo_copy, check=True)
     subprocess.run(["git", "add", "."], cwd=repo_copy, check=True)
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "i"],
@@ -289,9 +288,9 @@ Program(namespace=ns).run(["invoke", "makefile", "--check"])
 
 
 def test_a_mistyped_make_target_task_has_its_entry(tmp_path: Path) -> None:
-    shutil.copytree(REPO_ROOT / "config", tmp_path / "config")
+    shutil.copytree(PROJECT_ROOT / "config", tmp_path / "config")
     for name in ("tasks.py", "Makefile"):
-        shutil.copy(REPO_ROOT / name, tmp_path / name)
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     environment = {k: v for k, v in os.environ.items() if k != "DEPLOYTASKS_ROOT"}
     done = subprocess.run([sys.executable, "-c", MISTYPED_TABLE], cwd=tmp_path, env=environment,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -339,7 +338,7 @@ DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
 @pytest.mark.docker
 @pytest.mark.parametrize("name", list(DOCKER_SCENARIOS))
 def test_docker_problems_have_their_entries(name: str, repo: Path) -> None:
-    from tests.conftest import skip_or_fail
+    from tests.support.policy import skip_or_fail
 
     if name != "engine unreachable" and not _engine_available():
         skip_or_fail("no Docker engine answers")

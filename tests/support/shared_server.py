@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from support.prefect_helpers import (
+from tests.support.prefect_helpers import (
     PROJECT_ROOT,
     CliResult,
     Namespace,

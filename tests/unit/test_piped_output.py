@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from deploytasks.console.width import UNLIMITED, console_width
-from tests.conftest import REPO_ROOT
+from tests.support.prefect_helpers import PROJECT_ROOT
 
 CONFIG = "config/deployment-config.yaml"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -73,7 +73,7 @@ def cells(line: str) -> list[str]:
 
 @pytest.fixture
 def repo(repo_copy: Path) -> Path:
-    (repo_copy / "tasks.py").write_text((REPO_ROOT / "tasks.py").read_text())
+    (repo_copy / "tasks.py").write_text((PROJECT_ROOT / "tasks.py").read_text())
     return repo_copy
 
 
