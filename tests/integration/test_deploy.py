@@ -33,12 +33,12 @@ from tests.support.prefect_helpers import (
     count_deployments,
     deployment,
     deployments_by_name,
+    edit,
     edit_config,
     finish_cli,
     isolate_repo,
     new_private_server,
     one_line,
-    replace_in_file,
     run_cli,
     server_dump,
     set_flow_setting,
@@ -157,7 +157,7 @@ def test_plan_deploy_redeploy_change_orphan_clean(project: Project, example_imag
     assert set(project.deployments()) == ns.names()
 
     # A changed default in a flow's signature updates that flow's two deployments only.
-    replace_in_file(project.root / "flows/rpa1/workflow.py",
+    edit(project.root / "flows/rpa1/workflow.py",
                     "batch_size: int = 100", "batch_size: int = 250")
     changed = _ok(project.cli("deploy.test", "--env", "dev", "--json"))
     rpa1_names = {ns.name("rpa1", k) for k in ("python", "docker")}

@@ -38,9 +38,9 @@ from tests.support.prefect_helpers import (
     cli_env,
     client,
     deployments_by_name,
+    edit,
     isolate_repo,
     one_line,
-    replace_in_file,
     run_cli,
     set_flow_setting,
 )
@@ -127,7 +127,7 @@ def add_flow(root: Path, folder: str, flow_name: str) -> Path:
     target = root / "flows" / folder
     shutil.copytree(root / "flows" / "rpa1", target,
                     ignore=shutil.ignore_patterns("__pycache__", "output"))
-    replace_in_file(target / "workflow.py", 'name="RPA1ProcessingFlow"',
+    edit(target / "workflow.py", 'name="RPA1ProcessingFlow"',
                     f"name={flow_name!r}")
     return target
 

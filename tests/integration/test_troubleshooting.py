@@ -23,7 +23,7 @@ import pytest
 from deploytasks.env.local_server import free_port
 from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
-from tests.support.prefect_helpers import NO_PROFILES, PROJECT_ROOT, client
+from tests.support.prefect_helpers import NO_PROFILES, PROJECT_ROOT, client, edit
 
 if TYPE_CHECKING:
     from tests.support.prefect_helpers import Namespace
@@ -63,12 +63,6 @@ def repo(repo_copy: Path, prefect_api: str) -> Path:
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "i"],
                    cwd=repo_copy, check=True)
     return repo_copy
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
 
 Scenario = Callable[[Path], subprocess.CompletedProcess[str]]

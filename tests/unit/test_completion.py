@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.prefect_helpers import PROJECT_ROOT
+from tests.support.prefect_helpers import PROJECT_ROOT, task_names
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 INVOKE = str(VENV_BIN / "invoke")
@@ -45,18 +45,6 @@ def listed() -> dict[str, Any]:
     return json.loads(invoke("--list", "--list-format=json").stdout)
 
 
-def task_names() -> set[str]:
-    names: set[str] = set()
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        names.update(prefix + t["name"] for t in node["tasks"])
-        for child in node["collections"]:
-            walk(child, f"{prefix}{child['name']}.")
-
-    walk(listed(), "")
-    return names
-
-
 def completions(*words: str, cwd: Path = PROJECT_ROOT) -> list[str]:
     return invoke("--complete", "--", "invoke", *words, cwd=cwd).stdout.split()
 
@@ -70,7 +58,7 @@ def test_completion_script_is_printed(shell: str) -> None:
 
 
 def test_task_names_are_offered() -> None:
-    names = task_names()
+    names = task_names(listed())
     collections = {c["name"] for c in listed()["collections"]}
     assert {"flows", "deploy", "env"} <= collections, collections
     assert {"makefile", "quickstart"} <= {t["name"] for t in listed()["tasks"]}
@@ -134,7 +122,7 @@ def test_bash_completion_function_returns_task_names() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     offered = {line[len("all:"):] for line in lines if line.startswith("all:")}
-    assert task_names() <= offered, sorted(task_names() - offered)
+    assert task_names(listed()) <= offered, sorted(task_names(listed()) - offered)
     assert [line for line in lines if line.startswith("partial:")] == ["partial:deploy.test"]
     assert [line for line in lines if line.startswith("flag:")] == ["flag:--changed-since"]
     assert "_complete_invoke" in lines[-1]

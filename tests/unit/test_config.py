@@ -16,6 +16,7 @@ from deploytasks.config import ENV_VARIABLES, ConfigurationManager, ResolvedConf
 from deploytasks.console import MASK, Output
 from deploytasks.env.commands import show_config
 from deploytasks.errors import EXIT_USAGE, ConfigError
+from tests.support.prefect_helpers import edit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIN = Path("config/deployment-config.yaml")
@@ -32,12 +33,6 @@ SECRET = "pnu_very-secret-api-key-1234"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in (*ENV_VARIABLES, "DEPLOYMENT_ENV", "DEPLOYMENT_CONFIG_PATH"):
         monkeypatch.delenv(variable, raising=False)
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def append(path: Path, text: str) -> None:
