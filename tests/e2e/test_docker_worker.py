@@ -30,12 +30,11 @@ import pytest
 
 from tests.support.docker_services import (
     Registry,
-    ServiceMissing,
+    docker,
     private_namespace,
-    start_registry,
     stop_registry,
 )
-from tests.support.policy import skip_or_fail
+from tests.support.policy import started_registry
 from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
@@ -55,22 +54,13 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FLOWS = ("rpa1", "rpa2", "rpa3")
 
 
-def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
-                          timeout=timeout)
-
-
 def image_present(ref: str) -> bool:
     return docker("image", "inspect", "--format", "{{.Id}}", ref).returncode == 0
 
 
 @pytest.fixture()
 def registry(base_image: str, tmp_path: Path) -> Iterator[Registry]:
-    try:
-        started = start_registry(tmp_path / "registry")
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    started = started_registry(tmp_path / "registry")
     yield started
     stop_registry(started)
 

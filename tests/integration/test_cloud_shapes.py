@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ import pytest
 from deploytasks.env.local_server import LocalServer, free_port
 from tests.integration.test_troubleshooting import guide_patterns, printed_problems
 from tests.support.api_proxy import ApiProxy
-from tests.support.policy import skip_or_fail
+from tests.support.policy import require_chromium, skip_or_fail
 from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
@@ -189,8 +188,7 @@ def test_prefect_ui_url_is_used_for_links_and_the_ui_check(
 
 def test_the_browser_check_renders_a_workspace_ui(repo_copy: Path, workspace_server: Server,
                                                   tmp_path: Path) -> None:
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    require_chromium()
     ns = python_only(repo_copy)
     home = tmp_path / "prefect-home"
     with ApiProxy(workspace_server.api_url, prefix=PREFIX) as proxy:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.docker_services import private_namespace
+from tests.support.policy import require_engine, require_program
 from tests.support.prefect_helpers import (
     PROJECT_ROOT,
     CliResult,
@@ -446,8 +448,7 @@ def _make(repo: Repo, *args: str) -> CliResult:
 
 @pytest.fixture()
 def make_repo(repo: Repo) -> Repo:
-    if not shutil.which("make"):
-        pytest.skip("make is not installed")
+    require_program("make", package="make")
     _make_ready(repo.root)
     deployed = repo.cli("deploy.python", "--env", "dev", "--json", codes=(0,))
     assert deployed.json()["failed"] == 0
@@ -484,10 +485,7 @@ def test_make_passes_dollar_values_literally(make_repo: Repo, args: tuple[str, .
 
 @pytest.mark.docker
 def test_non_ascii_docker_tag_is_a_usage_error(repo: Repo) -> None:
-    from tests.support.docker_services import engine_answers, private_namespace
-
-    if not engine_answers():
-        pytest.skip("no Docker engine")
+    require_engine()
     with private_namespace("hostile") as namespace:
         result = repo.cli("images.build", "--flow", "rpa1", api=False, codes=(2,),
                           DOCKER_TAG="ünï", DOCKER_NAMESPACE=namespace)

@@ -31,12 +31,10 @@ import pytest
 
 from tests.support.docker_services import (
     Registry,
-    ServiceMissing,
     private_namespace,
-    start_registry,
     stop_registry,
 )
-from tests.support.policy import skip_or_fail
+from tests.support.policy import started_registry
 from tests.support.prefect_helpers import (
     FLOW_NAMES,
     PROJECT_ROOT,
@@ -159,12 +157,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any,
           base_image: str) -> Iterator[World]:
     found = Secrets()
     folder = tmp_path_factory.mktemp("secrets")
-    try:
-        registry = start_registry(folder / "registry", username="alice",
-                                  password=found.docker_password)
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    registry = started_registry(folder / "registry", username="alice",
+                                password=found.docker_password)
     root = folder / "repo"
     root.mkdir()
     for name in ("config", "flows"):

@@ -23,6 +23,7 @@ import pytest
 from deploytasks.env.local_server import free_port
 from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
+from tests.support.policy import require_engine
 from tests.support.prefect_helpers import NO_PROFILES, PROJECT_ROOT, client, edit
 
 if TYPE_CHECKING:
@@ -311,11 +312,6 @@ def test_the_guide_has_an_entry_for_each_error_users_meet() -> None:
     assert len(guide_patterns()) >= 25
 
 
-def _engine_available() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30,
-                          check=False).returncode == 0
-
-
 DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "engine unreachable": (lambda r: run(r, "images.build", DOCKER_HOST="tcp://127.0.0.1:1"),
                            3, "Docker engine not reachable"),
@@ -332,9 +328,7 @@ DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
 @pytest.mark.docker
 @pytest.mark.parametrize("name", list(DOCKER_SCENARIOS))
 def test_docker_problems_have_their_entries(name: str, repo: Path) -> None:
-    from tests.support.policy import skip_or_fail
-
-    if name != "engine unreachable" and not _engine_available():
-        skip_or_fail("no Docker engine answers")
+    if name != "engine unreachable":
+        require_engine()
     scenario, code, expected = DOCKER_SCENARIOS[name]
     assert_has_entry(scenario(repo), code, expected)

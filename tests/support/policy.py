@@ -57,6 +57,14 @@ def require_program(*names: str, package: str) -> str:
     skip_or_fail(f"{names[0]} is not installed (apt-get install {package})")
 
 
+def needs_program(name: str, package: str) -> pytest.MarkDecorator:
+    """A marker for tests that run ``name``: skipped on a laptop without it (with the install
+    hint); in CI the test runs, and fails where it starts the missing program."""
+    missing = shutil.which(name) is None and not services_required()
+    return pytest.mark.skipif(missing, reason=f"{name} is not installed "
+                                              f"(apt-get install {package})")
+
+
 def require_chromium() -> str:
     """Chromium, for the browser checks."""
     return require_program("chromium", "chromium-browser", package="chromium")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from functools import cache
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.policy import needs_program
 from tests.support.prefect_helpers import PROJECT_ROOT, task_names
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
@@ -102,7 +102,7 @@ def test_completion_costs_about_as_much_as_an_empty_tasks_file(tmp_path: Path) -
                           f"{empty * 1000:.0f} ms (limit {limit * 1000:.0f} ms)"
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@needs_program("bash", package="bash")
 def test_bash_completion_function_returns_task_names() -> None:
     script = invoke("--print-completion-script", "bash").stdout
     program = (
