@@ -34,7 +34,6 @@ from pathlib import Path
 import pytest
 
 from deploytasks.env.local_server import LocalServer, free_port
-from tests.integration.test_troubleshooting import guide_patterns, printed_problems
 from tests.support.api_proxy import ApiProxy
 from tests.support.policy import require_chromium, skip_or_fail
 from tests.support.prefect_helpers import (
@@ -47,6 +46,7 @@ from tests.support.prefect_helpers import (
     run_cli,
     strip_ansi,
 )
+from tests.support.troubleshooting import guide_patterns, printed_problems
 
 ACCOUNT = "0ff44498-a1b2-4c3d-8e9f-0123456789ab"
 WORKSPACE = "c5b3a0e1-1111-4222-8333-444455556666"

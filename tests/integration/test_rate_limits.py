@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from deploytasks.env.local_server import ServerState
-from tests.integration.test_troubleshooting import guide_patterns, printed_problems
 from tests.support.api_proxy import ApiProxy
 from tests.support.prefect_helpers import (
     CliResult,
@@ -28,6 +27,7 @@ from tests.support.prefect_helpers import (
     run_cli,
     strip_ansi,
 )
+from tests.support.troubleshooting import guide_patterns, printed_problems
 
 ARGS = ("deploy.python", "--env", "dev")
 

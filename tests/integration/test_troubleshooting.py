@@ -8,7 +8,6 @@ where ``…`` in the guide stands for any text.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -25,26 +24,12 @@ from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
 from tests.support.policy import require_engine
 from tests.support.prefect_helpers import NO_PROFILES, PROJECT_ROOT, client, edit
+from tests.support.troubleshooting import GUIDE, guide_patterns, printed_problems
 
 if TYPE_CHECKING:
     from tests.support.prefect_helpers import Namespace
 
-GUIDE = PROJECT_ROOT / "docs" / "TROUBLESHOOTING.md"
 INVOKE = str(PROJECT_ROOT / ".venv" / "bin" / "invoke")
-PATTERN_LINE = re.compile(r"^(?:Message|Also): (?:``(.+?)``|`([^`]+)`)", re.M)
-
-
-def guide_patterns() -> list[re.Pattern[str]]:
-    """The guide's message patterns as regular expressions (``…`` = anything)."""
-    texts = [a or b for a, b in PATTERN_LINE.findall(GUIDE.read_text(encoding="utf-8"))]
-    return [re.compile(".*".join(re.escape(part) for part in text.split("…")))
-            for text in texts]
-
-
-def printed_problems(output: str) -> list[str]:
-    """Lines that report an error, or a failed item with its fix."""
-    return [line.strip() for line in output.splitlines()
-            if line.startswith("error:") or ("✗" in line and " — " in line)]
 
 
 def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
