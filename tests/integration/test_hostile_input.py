@@ -191,7 +191,8 @@ def test_hostile_registry_values(repo: Repo) -> None:
                                   ("deploy.build", "--env", STRINGS["newline"])],
                          ids=["flow", "env"])
 def test_a_value_with_a_newline_gives_one_error_line(repo: Repo, args: tuple[str, ...]) -> None:
-    repo.cli(*args, api=False)
+    result = repo.cli(*args, api=False, codes=(2,))  # a usage error: one line, checked there
+    assert "\n" not in result.stderr.strip(), result.describe()
 
 
 def test_newline_values_do_not_run_anything(repo: Repo) -> None:

@@ -406,7 +406,10 @@ def test_bad_value_in_overlay_names_the_overlay(repo_copy: Path) -> None:
 
 
 def test_unknown_yaml_tag_is_a_config_error(repo_copy: Path) -> None:
-    main_error("project: !!python/name:os.system x\n")
+    message = main_error("project: !!python/name:os.system x\n")
+    # file and line, what is wrong (the tag), what to do; nothing was constructed from it
+    assert message.startswith(f"{MAIN}:1: "), message
+    assert "python/name:os.system" in message and "write a plain value" in message, message
 
 
 def test_invoke_env_show_bad_env_is_one_line_exit_2(repo_copy: Path) -> None:
