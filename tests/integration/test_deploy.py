@@ -2,7 +2,7 @@
 
 Every test runs ``invoke deploy.*`` in a subprocess inside its own copy of the
 repository, in its own namespace (deployment-name suffix, pool names and
-ownership tag; see ``support.prefect_helpers.isolate_repo``), and reads the
+ownership tag; see ``tests.support.prefect_helpers.isolate_repo``), and reads the
 server back with Prefect's own client. Tests that need to kill or race a
 server start a private one.
 """
