@@ -1,8 +1,9 @@
 """Shared fixtures: a real Prefect server per test session, Docker, and the CI skip policy.
 
 Tests that need a service they cannot start are skipped with the reason —
-except in CI (``CI=true`` or ``DEPLOYTASKS_REQUIRE_SERVICES=1``), where
-``.ci/run`` has provisioned every service and a skip would hide a failure.
+except in CI, where they fail: the one rule is ``tests/support/policy.py``
+(``skip_or_fail``). Helpers live in ``tests/support/`` and are imported as
+``tests.support.…``; nothing imports this file.
 
 Tests own their state: the session names its images in a Docker namespace of its
 own (``t-<random>``, in ``DOCKER_NAMESPACE`` and in every CLI run), builds the
@@ -37,20 +38,9 @@ from tests.support.docker_services import (
     remove_namespace_images,
     stop_process,
 )
+from tests.support.policy import skip_or_fail
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def services_required() -> bool:
-    """True in CI, where a missing service is a failure, not a skip."""
-    return os.environ.get("CI") == "true" or os.environ.get("DEPLOYTASKS_REQUIRE_SERVICES") == "1"
-
-
-def skip_or_fail(reason: str) -> None:
-    """Skip the test with ``reason``, or fail it when services are required."""
-    if services_required():
-        pytest.fail(f"required service missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 _DANGLING_AT_START: set[str] = set()

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.prefect_helpers import (
     Namespace,
     cli_env,
     client,

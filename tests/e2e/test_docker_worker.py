@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import skip_or_fail
-from support.docker_services import (
+
+from tests.support.docker_services import (
     Registry,
-    ServiceMissing,
+    docker,
     private_namespace,
-    start_registry,
     stop_registry,
 )
-from support.prefect_helpers import (
+from tests.support.policy import started_registry
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,
@@ -54,22 +54,13 @@ FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FLOWS = ("rpa1", "rpa2", "rpa3")
 
 
-def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
-                          timeout=timeout)
-
-
 def image_present(ref: str) -> bool:
     return docker("image", "inspect", "--format", "{{.Id}}", ref).returncode == 0
 
 
 @pytest.fixture()
 def registry(base_image: str, tmp_path: Path) -> Iterator[Registry]:
-    try:
-        started = start_registry(tmp_path / "registry")
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    started = started_registry(tmp_path / "registry")
     yield started
     stop_registry(started)
 
@@ -221,7 +212,7 @@ def expected_counts(csv_file: Path) -> tuple[int, int]:
 
 
 def test_expected_counts_match_the_known_data() -> None:
-    from support.prefect_helpers import PROJECT_ROOT
+    from tests.support.prefect_helpers import PROJECT_ROOT
 
     records = sum(1 for _ in (PROJECT_ROOT / "flows/rpa1/data/invoices.csv").open()) - 1
     valid, counted = expected_counts(PROJECT_ROOT / "flows/rpa1/data/invoices.csv")

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.prefect_helpers import (
     CONFIG_FILE,
     PROJECT_ROOT,
     cli_env,

@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.docker_services import private_namespace
-from support.prefect_helpers import PROJECT_ROOT, client, edit_config, run_cli
 from test_docker_worker import (
     flow_run_logs,
     run_to_final,
     start_worker,
     stop_worker,
 )
+
+from tests.support.docker_services import private_namespace
+from tests.support.prefect_helpers import PROJECT_ROOT, client, edit_config, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 

@@ -9,15 +9,15 @@ renders the UI in headless Chromium.
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import skip_or_fail
-from support.prefect_helpers import (
+
+from tests.support.policy import require_chromium
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,
@@ -137,8 +137,7 @@ def test_check_after_deploy_and_after_a_deployment_is_deleted(project: Project,
 
 
 def test_check_in_browser_renders_the_deployments(project: Project, example_images: str) -> None:
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    require_chromium()
     ns = project.ns
     project.cli("deploy.all", "--env", "dev", "--flow", "rpa1", "--json")
     result = project.cli("deploy.check", "--env", "dev", "--flow", "rpa1", "--browser", "--json",

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,9 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import skip_or_fail
-from support.api_proxy import ApiProxy
-from support.prefect_helpers import (
+
+from deploytasks.env.local_server import LocalServer, free_port
+from tests.support.api_proxy import ApiProxy
+from tests.support.policy import require_chromium, skip_or_fail
+from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
     deployments_by_name,
@@ -45,9 +46,7 @@ from support.prefect_helpers import (
     run_cli,
     strip_ansi,
 )
-
-from deploytasks.env.local_server import LocalServer, free_port
-from tests.integration.test_troubleshooting import guide_patterns, printed_problems
+from tests.support.troubleshooting import guide_patterns, printed_problems
 
 ACCOUNT = "0ff44498-a1b2-4c3d-8e9f-0123456789ab"
 WORKSPACE = "c5b3a0e1-1111-4222-8333-444455556666"
@@ -189,8 +188,7 @@ def test_prefect_ui_url_is_used_for_links_and_the_ui_check(
 
 def test_the_browser_check_renders_a_workspace_ui(repo_copy: Path, workspace_server: Server,
                                                   tmp_path: Path) -> None:
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        skip_or_fail("Chromium is not installed (apt-get install chromium)")
+    require_chromium()
     ns = python_only(repo_copy)
     home = tmp_path / "prefect-home"
     with ApiProxy(workspace_server.api_url, prefix=PREFIX) as proxy:

@@ -2,7 +2,7 @@
 
 Every test runs ``invoke deploy.*`` in a subprocess inside its own copy of the
 repository, in its own namespace (deployment-name suffix, pool names and
-ownership tag; see ``support.prefect_helpers.isolate_repo``), and reads the
+ownership tag; see ``tests.support.prefect_helpers.isolate_repo``), and reads the
 server back with Prefect's own client. Tests that need to kill or race a
 server start a private one.
 """
@@ -12,16 +12,16 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import skip_or_fail
-from support.prefect_helpers import (
+
+from deploytasks.env.local_server import free_port
+from tests.support.policy import private_server
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,
@@ -31,20 +31,18 @@ from support.prefect_helpers import (
     count_deployments,
     deployment,
     deployments_by_name,
+    edit,
     edit_config,
     finish_cli,
     isolate_repo,
-    new_private_server,
     one_line,
-    replace_in_file,
     run_cli,
     server_dump,
     set_flow_setting,
     start_cli,
+    start_deploy_until,
     work_pools,
 )
-
-from deploytasks.env.local_server import free_port
 
 FLOWS = ("rpa1", "rpa2", "rpa3")
 
@@ -72,20 +70,6 @@ def project(repo_copy: Path, prefect_api: str) -> Project:
 
 def _actions(plan_doc: dict[str, Any]) -> dict[str, str]:
     return {item["name"]: item["action"] for item in plan_doc["plan"]}
-
-
-@contextmanager
-def private_server(tmp_path: Path) -> Iterator[PrivateServer]:
-    """A Prefect server of this test alone (it may be stopped and restarted)."""
-    server = new_private_server(tmp_path / "private-server")
-    try:
-        server.start()
-    except Exception as error:
-        skip_or_fail(f"cannot start a private Prefect server: {error}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _ok(result: CliResult, code: int = 0) -> Any:
@@ -157,7 +141,7 @@ def test_plan_deploy_redeploy_change_orphan_clean(project: Project, example_imag
     assert set(project.deployments()) == ns.names()
 
     # A changed default in a flow's signature updates that flow's two deployments only.
-    replace_in_file(project.root / "flows/rpa1/workflow.py",
+    edit(project.root / "flows/rpa1/workflow.py",
                     "batch_size: int = 100", "batch_size: int = 250")
     changed = _ok(project.cli("deploy.test", "--env", "dev", "--json"))
     rpa1_names = {ns.name("rpa1", k) for k in ("python", "docker")}
@@ -327,7 +311,7 @@ def test_unreachable_server_exits_3_with_one_line(repo_copy: Path,
 
 
 def test_server_dies_mid_deploy_then_rerun_converges(repo_copy: Path, tmp_path: Path) -> None:
-    with private_server(tmp_path) as server:
+    with private_server(tmp_path / "private-server") as server:
         _server_dies_scenario(repo_copy, tmp_path, server)
 
 
@@ -339,15 +323,8 @@ def _server_dies_scenario(root: Path, tmp_path: Path, server: PrivateServer) -> 
     api = server.api_url
     args = ("deploy.python", "--env", "dev", "--json")
 
-    started = time.perf_counter()
-    process = start_cli(root, *args, api_url=api, log=tmp_path / "first")
-    seen = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        seen = count_deployments(api)
-        if seen >= 3:
-            break
-        time.sleep(0.02)
+    process, started, seen = start_deploy_until(root, *args, api_url=api, log=tmp_path / "first",
+                                                deployments=3)
     assert process.poll() is None, "the deploy finished before the server could be killed"
     server.stop()
     first = finish_cli(process, tmp_path / "first", args, started)
@@ -380,7 +357,7 @@ def _server_dies_scenario(root: Path, tmp_path: Path, server: PrivateServer) -> 
 
 def test_two_concurrent_deploys_converge(repo_copy: Path, tmp_path: Path,
                                          example_images: str) -> None:
-    with private_server(tmp_path) as server:
+    with private_server(tmp_path / "private-server") as server:
         ns = isolate_repo(repo_copy)
         args = ("deploy.all", "--env", "dev", "--json")
         started = time.perf_counter()

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     Namespace,
     client,

@@ -19,34 +19,33 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
-from conftest import skip_or_fail
-from support.api_proxy import ApiProxy
-from support.docker_services import (
-    ServiceMissing,
+
+from tests.support.api_proxy import ApiProxy
+from tests.support.docker_services import (
+    docker,
     private_namespace,
-    start_registry,
     stop_registry,
 )
-from support.prefect_helpers import (
+from tests.support.policy import private_server, started_registry
+from tests.support.prefect_helpers import (
     CliResult,
     PrivateServer,
     clone_flows,
+    count_deployments,
     deployments_by_name,
     edit_config,
     finish_cli,
     isolate_repo,
-    new_private_server,
     one_line,
     run_cli,
-    start_cli,
+    start_cli_until,
+    start_deploy_until,
 )
 
 PROMPT = 10.0  # seconds an interrupted command may take to stop
@@ -55,25 +54,12 @@ PROMPT = 10.0  # seconds an interrupted command may take to stop
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateServer]:
     """A Prefect server of this module alone (the proxy and the interrupts hit only it)."""
-    private = new_private_server(tmp_path_factory.mktemp("faults-server"))
-    try:
-        private.start()
-    except Exception as error:
-        skip_or_fail(f"cannot start a private Prefect server: {error}")
-    yield private
-    private.stop()
+    with private_server(tmp_path_factory.mktemp("faults-server")) as private:
+        yield private
 
 
 def _no_traceback(result: CliResult) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.describe()
-
-
-def count_tagged(api_url: str, tag: str) -> int:
-    """Deployments carrying ``tag`` (one request, straight to the real server)."""
-    response = httpx.post(f"{api_url}/deployments/count",
-                          json={"deployments": {"tags": {"all_": [tag]}}}, timeout=5)
-    response.raise_for_status()
-    return int(response.json())
 
 
 def dot_files(folder: Path) -> list[str]:
@@ -155,15 +141,9 @@ def test_sigint_during_deploy_of_80_flows(repo_copy: Path, server: PrivateServer
     api = server.api_url
     args = ("deploy.python", "--env", "dev", "--json")
 
-    started = time.perf_counter()
-    process = start_cli(repo_copy, *args, api_url=api, log=tmp_path / "deploy")
-    seen = 0
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        seen = count_tagged(api, ns.tag)
-        if seen >= 3:
-            break
-        time.sleep(0.02)
+    process, started, seen = start_deploy_until(repo_copy, *args, api_url=api,
+                                                log=tmp_path / "deploy", deployments=3,
+                                                tag=ns.tag)
     assert process.poll() is None, "the deploy finished before it could be interrupted"
     process.send_signal(signal.SIGINT)
     signalled = time.monotonic()
@@ -178,7 +158,7 @@ def test_sigint_during_deploy_of_80_flows(repo_copy: Path, server: PrivateServer
     assert said, first.describe()
     written, planned = int(said[1]), int(said[2])
     assert planned == total
-    on_server = count_tagged(api, ns.tag)
+    on_server = count_deployments(api, ns.tag)
     # What it says was written is there; at most the one request in flight landed as well.
     assert seen <= on_server and written <= on_server <= written + 1, (written, on_server)
     assert on_server < total
@@ -201,13 +181,9 @@ def test_sigint_during_deploy_build_leaves_no_partial_file(repo_copy: Path,
     clone_flows(repo_copy, total)
     folder = repo_copy / "build" / "deployments" / "development"
     args = ("deploy.build", "--env", "dev", "--json")
-    started = time.perf_counter()
-    process = start_cli(repo_copy, *args, api_url=None, log=tmp_path / "build")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        if folder.is_dir() and any(folder.iterdir()):
-            break
-        time.sleep(0.005)
+    process, started = start_cli_until(
+        repo_copy, *args, api_url=None, log=tmp_path / "build", timeout=60, poll=0.005,
+        until=lambda: folder.is_dir() and any(folder.iterdir()))
     process.send_signal(signal.SIGINT)
     signalled = time.monotonic()
     first = finish_cli(process, tmp_path / "build", args, started, timeout=60)
@@ -231,11 +207,6 @@ def test_sigint_during_deploy_build_leaves_no_partial_file(repo_copy: Path,
 # ---- docker: (c) Ctrl-C during images.build, (d) the registry goes away --------------------------
 
 
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
-                          timeout=120)
-
-
 @pytest.fixture()
 def faults_namespace(base_image: str) -> Iterator[str]:
     """A Docker namespace of this test alone (inside the session's); removed afterwards."""
@@ -257,13 +228,11 @@ def _interrupt_build(root: Path, namespace: str, log: Path, *args: str,
     ``after`` seconds); the result and how long it took to stop after the signal."""
     manifest = root / "build" / "images" / "manifest.json"
     command = ("images.build", "--no-cache", *args)
-    started = time.perf_counter()
-    process = start_cli(root, *command, api_url=None, log=log, extra_env=_images_env(namespace))
-    deadline = time.monotonic() + (after if after is not None else 180)
-    while time.monotonic() < deadline and process.poll() is None:
-        if after is None and manifest.exists():
-            break  # the manifest is written when the first image is finished
-        time.sleep(0.05)
+    # The manifest is written when the first image is finished.
+    process, started = start_cli_until(
+        root, *command, api_url=None, log=log, extra_env=_images_env(namespace), poll=0.05,
+        timeout=after if after is not None else 180,
+        until=lambda: after is None and manifest.exists())
     assert process.poll() is None, "the build ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     signalled = time.monotonic()
@@ -337,11 +306,7 @@ def test_registry_gone_between_pushes(repo_copy: Path, faults_namespace: str,
     _tasks_py(repo_copy)
     for flow in ("rpa1", "rpa2", "rpa3"):  # tiny images: the push is about the registry
         (repo_copy / "flows" / flow / "Dockerfile").write_text(TINY_DOCKERFILE)
-    try:
-        registry = start_registry(tmp_path / "registry")
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    registry = started_registry(tmp_path / "registry")
     target = f"{registry.host}/gone"
     env = _images_env(faults_namespace)
     try:

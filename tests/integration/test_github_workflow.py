@@ -25,12 +25,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO_ROOT
 
 from deploytasks.env.local_server import ServerState
+from tests.support.prefect_helpers import PROJECT_ROOT, task_names
 
-WORKFLOW = REPO_ROOT / ".github" / "workflows" / "deploy.yml"
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+WORKFLOW = PROJECT_ROOT / ".github" / "workflows" / "deploy.yml"
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 SECRETS = ("PREFECT_API_URL", "PREFECT_API_KEY", "DOCKER_REGISTRY", "DOCKER_USERNAME",
            "DOCKER_PASSWORD")
 # Variables of the caller that would change what the tool does; Actions would not have them.
@@ -184,7 +184,7 @@ def make_pull_request(root: Path, change: str) -> int:
     Returns the line of the change in flows/rpa2/workflow.py.
     """
     for name in ("tasks.py", "Makefile", ".gitignore"):
-        shutil.copy2(REPO_ROOT / name, root / name)
+        shutil.copy2(PROJECT_ROOT / name, root / name)
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "main")
@@ -313,23 +313,15 @@ def test_push_job_builds_pushes_then_deploys_staging() -> None:
 
 
 @cache
-def task_names() -> frozenset[str]:
+def listed_tasks() -> frozenset[str]:
     done = subprocess.run([str(VENV_BIN / "invoke"), "--list", "--list-format=json"],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
                           check=True)
-    names: set[str] = set()
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        names.update(prefix + t["name"] for t in node["tasks"])
-        for child in node["collections"]:
-            walk(child, f"{prefix}{child['name']}.")
-
-    walk(json.loads(done.stdout), "")
-    return frozenset(names)
+    return task_names(json.loads(done.stdout))
 
 
 def task_flags(task: str) -> set[str]:
-    done = subprocess.run([str(VENV_BIN / "invoke"), "--help", task], cwd=REPO_ROOT,
+    done = subprocess.run([str(VENV_BIN / "invoke"), "--help", task], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=120, check=True)
     return set(re.findall(r"^\s+(?:-\w,\s+)?(--[\w-]+)", done.stdout, flags=re.MULTILINE))
 
@@ -349,10 +341,7 @@ def _commands() -> list[Any]:
 @pytest.mark.parametrize("command", _commands())
 def test_step_runs_an_existing_task_with_existing_options(command: str) -> None:
     task, flags = invoke_call(command)
-    names = task_names()
-    if task.startswith("images.") and not any(n.startswith("images.") for n in names):
-        pytest.skip("the images collection is not in the namespace yet (deploytasks/tasks.py "
-                    "does not add deploytasks.images.tasks); it is being written")
+    names = listed_tasks()
     assert task in names, f"{task} is not a task: {sorted(names)}"
     known = task_flags(task)
     missing = [f for f in flags if f not in known]

@@ -30,16 +30,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.docker_services import private_namespace
+from tests.support.policy import require_engine, require_program
+from tests.support.prefect_helpers import (
     PROJECT_ROOT,
     CliResult,
     Namespace,
     cli_env,
     client,
     deployments_by_name,
+    edit,
     isolate_repo,
     one_line,
-    replace_in_file,
     run_cli,
     set_flow_setting,
 )
@@ -126,7 +129,7 @@ def add_flow(root: Path, folder: str, flow_name: str) -> Path:
     target = root / "flows" / folder
     shutil.copytree(root / "flows" / "rpa1", target,
                     ignore=shutil.ignore_patterns("__pycache__", "output"))
-    replace_in_file(target / "workflow.py", 'name="RPA1ProcessingFlow"',
+    edit(target / "workflow.py", 'name="RPA1ProcessingFlow"',
                     f"name={flow_name!r}")
     return target
 
@@ -188,7 +191,8 @@ def test_hostile_registry_values(repo: Repo) -> None:
                                   ("deploy.build", "--env", STRINGS["newline"])],
                          ids=["flow", "env"])
 def test_a_value_with_a_newline_gives_one_error_line(repo: Repo, args: tuple[str, ...]) -> None:
-    repo.cli(*args, api=False)
+    result = repo.cli(*args, api=False, codes=(2,))  # a usage error: one line, checked there
+    assert "\n" not in result.stderr.strip(), result.describe()
 
 
 def test_newline_values_do_not_run_anything(repo: Repo) -> None:
@@ -445,8 +449,7 @@ def _make(repo: Repo, *args: str) -> CliResult:
 
 @pytest.fixture()
 def make_repo(repo: Repo) -> Repo:
-    if not shutil.which("make"):
-        pytest.skip("make is not installed")
+    require_program("make", package="make")
     _make_ready(repo.root)
     deployed = repo.cli("deploy.python", "--env", "dev", "--json", codes=(0,))
     assert deployed.json()["failed"] == 0
@@ -483,10 +486,7 @@ def test_make_passes_dollar_values_literally(make_repo: Repo, args: tuple[str, .
 
 @pytest.mark.docker
 def test_non_ascii_docker_tag_is_a_usage_error(repo: Repo) -> None:
-    from support.docker_services import engine_answers, private_namespace
-
-    if not engine_answers():
-        pytest.skip("no Docker engine")
+    require_engine()
     with private_namespace("hostile") as namespace:
         result = repo.cli("images.build", "--flow", "rpa1", api=False, codes=(2,),
                           DOCKER_TAG="ünï", DOCKER_NAMESPACE=namespace)

@@ -26,17 +26,16 @@ from invoke.exceptions import Exit
 
 from deploytasks.images import commands
 from deploytasks.taskrun import run
-from tests.conftest import skip_or_fail
 from tests.support.docker_services import (
     PROJECT_ROOT,
     EngineHandle,
     Registry,
-    ServiceMissing,
+    docker,
     free_port,
     private_namespace,
-    start_registry,
     stop_registry,
 )
+from tests.support.policy import started_registry
 
 pytestmark = pytest.mark.docker
 
@@ -103,11 +102,7 @@ def namespace(docker_engine: EngineHandle) -> Iterator[str]:
 def registry(docker_engine: EngineHandle, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[Registry]:
     """An open docker-registry on a loopback port."""
-    try:
-        started = start_registry(tmp_path_factory.mktemp("registry"))
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    started = started_registry(tmp_path_factory.mktemp("registry"))
     yield started
     stop_registry(started)
 
@@ -117,12 +112,8 @@ def auth_registry(docker_engine: EngineHandle, tmp_path_factory: pytest.TempPath
                   ) -> Iterator[Registry]:
     """A docker-registry with htpasswd auth (plain http on the loopback)."""
     password = "pw-" + secrets.token_hex(8)
-    try:
-        started = start_registry(tmp_path_factory.mktemp("auth-registry"), username="alice",
-                                 password=password)
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    started = started_registry(tmp_path_factory.mktemp("auth-registry"), username="alice",
+                               password=password)
     yield started
     stop_registry(started)
 
@@ -206,10 +197,6 @@ class _JsonCapture:
 
 def manifest(root: Path) -> dict[str, Any]:
     return json.loads((root / "build" / "images" / "manifest.json").read_text())["images"]
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
 
 
 # ---- build --------------------------------------------------------------------------------------

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.api_proxy import ApiProxy
-from support.prefect_helpers import (
+
+from deploytasks.env.local_server import ServerState
+from tests.support.api_proxy import ApiProxy
+from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
     clone_flows,
@@ -25,9 +27,7 @@ from support.prefect_helpers import (
     run_cli,
     strip_ansi,
 )
-
-from deploytasks.env.local_server import ServerState
-from tests.integration.test_troubleshooting import guide_patterns, printed_problems
+from tests.support.troubleshooting import guide_patterns, printed_problems
 
 ARGS = ("deploy.python", "--env", "dev")
 

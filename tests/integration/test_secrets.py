@@ -28,27 +28,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT, skip_or_fail
-from support.docker_services import (
+
+from tests.support.docker_services import (
     Registry,
-    ServiceMissing,
     private_namespace,
-    start_registry,
     stop_registry,
 )
-from support.prefect_helpers import (
+from tests.support.policy import started_registry
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
+    PROJECT_ROOT,
     CliResult,
     Namespace,
     cli_env,
     deployment,
     deployments_by_name,
+    edit,
     edit_config,
     isolate_repo,
-    replace_in_file,
     run_cli,
     server_dump,
     set_flow_setting,
+    task_names,
 )
 
 FLOWS = ("rpa1", "rpa2", "rpa3")
@@ -156,18 +157,14 @@ def world(tmp_path_factory: pytest.TempPathFactory, prefect_server: Any,
           base_image: str) -> Iterator[World]:
     found = Secrets()
     folder = tmp_path_factory.mktemp("secrets")
-    try:
-        registry = start_registry(folder / "registry", username="alice",
-                                  password=found.docker_password)
-    except ServiceMissing as error:
-        skip_or_fail(str(error))
-        raise
+    registry = started_registry(folder / "registry", username="alice",
+                                password=found.docker_password)
     root = folder / "repo"
     root.mkdir()
     for name in ("config", "flows"):
-        shutil.copytree(REPO_ROOT / name, root / name,
+        shutil.copytree(PROJECT_ROOT / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__", "output", ".env"))
-    shutil.copy2(REPO_ROOT / "Makefile", root / "Makefile")
+    shutil.copy2(PROJECT_ROOT / "Makefile", root / "Makefile")
     ns = isolate_repo(root)
     write_env_files(root, found)
     (root / "prefect.yaml").write_text(PREFECT_YAML, encoding="utf-8")
@@ -219,18 +216,6 @@ def server_haystack(api_url: str) -> dict[str, str]:
     return {f"server {kind}": json.dumps(items) for kind, items in dump.items()}
 
 
-def task_names(world: World) -> list[str]:
-    listed = world.cli("--list", "--list-format=json").json()
-
-    def walk(collection: dict[str, Any], prefix: str) -> list[str]:
-        names = [prefix + t["name"] for t in collection["tasks"]]
-        for child in collection["collections"]:
-            names += walk(child, f"{prefix}{child['name']}.")
-        return names
-
-    return walk(listed, "")
-
-
 # Every task with the options that make it do its work, and the modes it runs in.
 # Run in this order; the images first (deployments need them), writes before reads.
 # Tasks that only repeat another's code path and output (a no-op deploy of one kind,
@@ -277,7 +262,7 @@ def _run_task(world: World, name: str, args: tuple[str, ...], mode: tuple[str, .
 def test_no_secret_in_any_output_file_or_deployment(world: World) -> None:
     user_config = Path.home() / ".docker" / "config.json"
     config_before = user_config.read_text() if user_config.exists() else None
-    tasks = task_names(world)
+    tasks = task_names(world.cli("--list", "--list-format=json").json())
     ran = {name for name, _, _ in SEQUENTIAL + CONCURRENT}
     assert set(tasks) - ran - set(NOT_RUN) == set(), "a task this test does not run yet"
 
@@ -353,7 +338,7 @@ def test_env_vars_named_in_config_reach_the_server_but_are_never_printed(world: 
 
     # The value changes in .env: plan, check (a mismatch now), build and deploy say so masked.
     second = _token("envTOKENrpa1b")
-    replace_in_file(world.root / "flows/rpa1/.env", first, second)
+    edit(world.root / "flows/rpa1/.env", first, second)
     world.secrets.env_values["rpa1"][f"{token_key} (new)"] = second
     changed = world.cli("deploy.test", "--env", "dev", "--verbose")  # --json: see below
     assert changed.code == 0, changed.describe()
@@ -404,7 +389,7 @@ def test_plan_json_masks_the_env_value_on_the_server(world: World) -> None:
     live = deployment(world.api_url, FLOW_NAMES["rpa1"], world.ns.name("rpa1", "docker"))
     old = live.job_variables["env"][token_key]
     new = _token("envTOKENrpa1c")
-    replace_in_file(world.root / "flows/rpa1/.env", old, new)
+    edit(world.root / "flows/rpa1/.env", old, new)
     plan = world.cli("deploy.test", "--env", "dev", "--json")
     assert plan.code == 0, plan.describe()
     changed = [item for item in plan.json()["plan"] if item["action"] == "update"]

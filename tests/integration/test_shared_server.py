@@ -18,20 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.prefect_helpers import (
+
+from tests.support.prefect_helpers import (
     FLOW_NAMES,
     OWNERSHIP_TAG,
     client,
     deployment,
+    edit,
     edit_config,
     new_uid,
     one_line,
-    replace_in_file,
     set_flow_setting,
     strip_ansi,
     work_pools,
 )
-from support.shared_server import (
+from tests.support.shared_server import (
     FLOW_FUNCTIONS,
     Copy,
     RaceProxy,
@@ -302,7 +303,7 @@ def test_reserved_tags_in_configuration_are_refused(a: Copy, case: str) -> None:
 
 def test_a_reserved_tag_in_the_flow_decorator_skips_the_flow(a: Copy) -> None:
     path = a.root / "flows/rpa1/workflow.py"
-    replace_in_file(path, '@flow(name="RPA1ProcessingFlow")',
+    edit(path, '@flow(name="RPA1ProcessingFlow")',
                     '@flow(name="RPA1ProcessingFlow", tags=["env:prod"])')
     doc = a.cli("deploy.python", "--env", "dev", "--json", code=1).json()
     (skipped,) = doc["skipped"]
@@ -316,7 +317,7 @@ def test_a_reserved_tag_in_the_flow_decorator_skips_the_flow(a: Copy) -> None:
 
 def test_clean_patterns_scope_and_make(a: Copy, b: Copy) -> None:
     shutil.copytree(a.root / "flows/rpa1", a.root / "flows/rpa[1]")
-    replace_in_file(a.root / "flows/rpa[1]/workflow.py", 'name="RPA1ProcessingFlow"',
+    edit(a.root / "flows/rpa[1]/workflow.py", 'name="RPA1ProcessingFlow"',
                     'name="RPA1BracketFlow"')
     b.cli("deploy.python", "--env", "dev", "--json")
     for env in ("dev", "prod"):
@@ -360,7 +361,7 @@ def test_clean_patterns_scope_and_make(a: Copy, b: Copy) -> None:
 
 
 def _env(copy: Copy) -> dict[str, str]:
-    from support.prefect_helpers import cli_env
+    from tests.support.prefect_helpers import cli_env
 
     return cli_env(copy.api_url)
 

@@ -8,7 +8,6 @@ where ``…`` in the guide stands for any text.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -21,30 +20,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from deploytasks.env.local_server import free_port
-from tests.conftest import REPO_ROOT
 from tests.support.api_proxy import ApiProxy
 from tests.support.docker_services import sub_namespace
-from tests.support.prefect_helpers import NO_PROFILES, client
+from tests.support.policy import require_engine
+from tests.support.prefect_helpers import NO_PROFILES, PROJECT_ROOT, client, edit
+from tests.support.troubleshooting import GUIDE, guide_patterns, printed_problems
 
 if TYPE_CHECKING:
     from tests.support.prefect_helpers import Namespace
 
-GUIDE = REPO_ROOT / "docs" / "TROUBLESHOOTING.md"
-INVOKE = str(REPO_ROOT / ".venv" / "bin" / "invoke")
-PATTERN_LINE = re.compile(r"^(?:Message|Also): (?:``(.+?)``|`([^`]+)`)", re.M)
-
-
-def guide_patterns() -> list[re.Pattern[str]]:
-    """The guide's message patterns as regular expressions (``…`` = anything)."""
-    texts = [a or b for a, b in PATTERN_LINE.findall(GUIDE.read_text(encoding="utf-8"))]
-    return [re.compile(".*".join(re.escape(part) for part in text.split("…")))
-            for text in texts]
-
-
-def printed_problems(output: str) -> list[str]:
-    """Lines that report an error, or a failed item with its fix."""
-    return [line.strip() for line in output.splitlines()
-            if line.startswith("error:") or ("✗" in line and " — " in line)]
+INVOKE = str(PROJECT_ROOT / ".venv" / "bin" / "invoke")
 
 
 def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -58,18 +43,12 @@ def run(repo: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture()
 def repo(repo_copy: Path, prefect_api: str) -> Path:
-    (repo_copy / "tasks.py").write_text((REPO_ROOT / "tasks.py").read_text())
+    (repo_copy / "tasks.py").write_text((PROJECT_ROOT / "tasks.py").read_text())
     subprocess.run(["git", "init", "-q"], cwd=repo_copy, check=True)
     subprocess.run(["git", "add", "."], cwd=repo_copy, check=True)
     subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "i"],
                    cwd=repo_copy, check=True)
     return repo_copy
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
 
 
 Scenario = Callable[[Path], subprocess.CompletedProcess[str]]
@@ -305,9 +284,9 @@ Program(namespace=ns).run(["invoke", "makefile", "--check"])
 
 
 def test_a_mistyped_make_target_task_has_its_entry(tmp_path: Path) -> None:
-    shutil.copytree(REPO_ROOT / "config", tmp_path / "config")
+    shutil.copytree(PROJECT_ROOT / "config", tmp_path / "config")
     for name in ("tasks.py", "Makefile"):
-        shutil.copy(REPO_ROOT / name, tmp_path / name)
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     environment = {k: v for k, v in os.environ.items() if k != "DEPLOYTASKS_ROOT"}
     done = subprocess.run([sys.executable, "-c", MISTYPED_TABLE], cwd=tmp_path, env=environment,
                           capture_output=True, text=True, timeout=120, check=False)
@@ -334,11 +313,6 @@ def test_the_guide_has_an_entry_for_each_error_users_meet() -> None:
     assert len(guide_patterns()) >= 25
 
 
-def _engine_available() -> bool:
-    return subprocess.run(["docker", "info"], capture_output=True, timeout=30,
-                          check=False).returncode == 0
-
-
 DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "engine unreachable": (lambda r: run(r, "images.build", DOCKER_HOST="tcp://127.0.0.1:1"),
                            3, "Docker engine not reachable"),
@@ -355,9 +329,7 @@ DOCKER_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
 @pytest.mark.docker
 @pytest.mark.parametrize("name", list(DOCKER_SCENARIOS))
 def test_docker_problems_have_their_entries(name: str, repo: Path) -> None:
-    from tests.conftest import skip_or_fail
-
-    if name != "engine unreachable" and not _engine_available():
-        skip_or_fail("no Docker engine answers")
+    if name != "engine unreachable":
+        require_engine()
     scenario, code, expected = DOCKER_SCENARIOS[name]
     assert_has_entry(scenario(repo), code, expected)

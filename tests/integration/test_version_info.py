@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.api_proxy import ApiProxy
-from support.prefect_helpers import (
+
+from tests.support.api_proxy import ApiProxy
+from tests.support.prefect_helpers import (
     Namespace,
     edit_config,
     isolate_repo,

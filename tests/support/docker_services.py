@@ -2,7 +2,7 @@
 
 Plain functions and context managers (no pytest here), so conftest fixtures,
 benchmarks and ``.ci/run`` can all use them. Each helper either returns a
-working service or raises ``ServiceMissing`` with the reason; the caller
+working service or raises ``ServiceMissing`` with the reason; ``tests/support/policy.py``
 decides whether that skips (a developer's machine) or fails (CI).
 """
 
@@ -33,12 +33,6 @@ class ServiceMissing(RuntimeError):
     """A service a test needs is not there and could not be started; the message says why."""
 
 
-def services_required() -> bool:
-    """True in CI, where a missing service must fail the run instead of skipping tests."""
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"} or bool(
-        os.environ.get("DEPLOYTASKS_REQUIRE_SERVICES"))
-
-
 # ---- engine -------------------------------------------------------------------------------------
 
 
@@ -60,6 +54,12 @@ def engine_answers(timeout: float = 10.0) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return done.returncode == 0
+
+
+def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``docker <args>``, output captured as text, never raising on a non-zero exit."""
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
+                          timeout=timeout)
 
 
 def start_engine(wait: float = ENGINE_WAIT) -> EngineHandle:

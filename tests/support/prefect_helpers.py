@@ -159,8 +159,9 @@ def set_flow_setting(root: Path, flow: str, key: str, value: Any) -> None:
     edit_config(root, change)
 
 
-def replace_in_file(path: Path, old: str, new: str, count: int = 1) -> None:
-    """Replace text that must be there (a test editing a flow fails loudly if it is not)."""
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace text that must be there (a test editing a file fails loudly if it is not);
+    the first ``count`` occurrences, every one with ``count=-1``."""
     text = path.read_text(encoding="utf-8")
     assert old in text, f"{old!r} not found in {path}"
     path.write_text(text.replace(old, new, count), encoding="utf-8")
@@ -177,7 +178,7 @@ def clone_flows(root: Path, count: int, *, template: str = "rpa1",
         folder = f"rpa{number:03d}"
         target = flows_dir / folder
         shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "output"))
-        replace_in_file(target / "workflow.py", f'name="{flow_name}"',
+        edit(target / "workflow.py", f'name="{flow_name}"',
                         f'name="{flow_name}{number:03d}"')
         folders.append(folder)
     if remove_others:
@@ -298,6 +299,41 @@ def start_cli(root: Path, *args: str, api_url: str | None, log: Path,
                             stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def start_cli_until(root: Path, *args: str, api_url: str | None, log: Path,
+                    until: Callable[[], bool], timeout: float = 120, poll: float = 0.02,
+                    extra_env: dict[str, str] | None = None
+                    ) -> tuple[subprocess.Popen[str], float]:
+    """Start ``invoke <args>`` in the background and return once ``until()`` is true, the run
+    has ended or ``timeout`` seconds have passed (``until=lambda: False`` just waits); the
+    process and its start time, for ``finish_cli``. Tests that interrupt a run mid-way use it."""
+    started = time.perf_counter()
+    process = start_cli(root, *args, api_url=api_url, log=log, extra_env=extra_env)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        if until():
+            break
+        time.sleep(poll)
+    return process, started
+
+
+def start_deploy_until(root: Path, *args: str, api_url: str, log: Path, deployments: int,
+                       tag: str | None = None, timeout: float = 120
+                       ) -> tuple[subprocess.Popen[str], float, int]:
+    """Start a deploy (``args``) in the background and return once the server holds
+    ``deployments`` deployments (carrying ``tag``, when given): the process, its start time
+    and the last count seen. The caller then stops the server or interrupts the run."""
+    seen = 0
+
+    def enough() -> bool:
+        nonlocal seen
+        seen = count_deployments(api_url, tag)
+        return seen >= deployments
+
+    process, started = start_cli_until(root, *args, api_url=api_url, log=log, until=enough,
+                                       timeout=timeout)
+    return process, started, seen
+
+
 def finish_cli(process: subprocess.Popen[str], log: Path, args: Sequence[str],
                started: float, timeout: float = 180) -> CliResult:
     """Wait for a background run and collect it as a ``CliResult``."""
@@ -308,6 +344,19 @@ def finish_cli(process: subprocess.Popen[str], log: Path, args: Sequence[str],
         code = process.wait()
     return CliResult(list(args), code, log.with_suffix(".out").read_text(),
                      log.with_suffix(".err").read_text(), time.perf_counter() - started)
+
+
+def task_names(listing: dict[str, Any]) -> frozenset[str]:
+    """Every task's dotted name in the JSON of ``invoke --list --list-format=json``."""
+    names: set[str] = set()
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        names.update(prefix + task["name"] for task in node["tasks"])
+        for child in node["collections"]:
+            walk(child, f"{prefix}{child['name']}.")
+
+    walk(listing, "")
+    return frozenset(names)
 
 
 # Reading the server ---------------------------------------------------------------------
@@ -374,11 +423,14 @@ def server_dump(api_url: str) -> dict[str, Any]:
             for kind, items in dump.items()}
 
 
-def count_deployments(api_url: str, timeout: float = 2.0) -> int:
-    """How many deployments the server holds (one cheap request; raises if it is down)."""
+def count_deployments(api_url: str, tag: str | None = None, timeout: float = 2.0) -> int:
+    """How many deployments the server holds, only those carrying ``tag`` when given (one
+    cheap request straight to the server, not through the gateway under test; raises if it
+    is down)."""
     import httpx
 
-    response = httpx.post(f"{api_url}/deployments/count", json={}, timeout=timeout)
+    body = {"deployments": {"tags": {"all_": [tag]}}} if tag else {}
+    response = httpx.post(f"{api_url}/deployments/count", json=body, timeout=timeout)
     response.raise_for_status()
     return int(response.json())
 

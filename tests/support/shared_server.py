@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from support.prefect_helpers import (
+from tests.support.prefect_helpers import (
     PROJECT_ROOT,
     CliResult,
     Namespace,
     deployments_by_name,
+    edit,
     edit_config,
     isolate_repo,
-    replace_in_file,
     run_cli,
 )
 
@@ -84,7 +84,7 @@ def rename_flow(root: Path, old: str, new: str, flow_name: str) -> None:
     shutil.move(root / "flows" / old, root / "flows" / new)
     text = (root / "flows" / new / "workflow.py").read_text(encoding="utf-8")
     old_name = text.split('@flow(name="', 1)[1].split('"', 1)[0]
-    replace_in_file(root / "flows" / new / "workflow.py", f'name="{old_name}"',
+    edit(root / "flows" / new / "workflow.py", f'name="{old_name}"',
                     f'name="{flow_name}"')
 
     def move(data: dict[str, Any]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from functools import cache
@@ -19,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
 
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+from tests.support.policy import needs_program
+from tests.support.prefect_helpers import PROJECT_ROOT, task_names
+
+VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 INVOKE = str(VENV_BIN / "invoke")
 SHELLS = ("bash", "zsh", "fish")
 ROUNDS = 5
@@ -29,7 +30,7 @@ FACTOR = 1.5
 SLACK = 0.100  # seconds
 
 
-def invoke(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+def invoke(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "INVOKE_RUNTIME_CONFIG")}
     done = subprocess.run([INVOKE, *args], cwd=cwd, env=env, capture_output=True, text=True,
@@ -44,19 +45,7 @@ def listed() -> dict[str, Any]:
     return json.loads(invoke("--list", "--list-format=json").stdout)
 
 
-def task_names() -> set[str]:
-    names: set[str] = set()
-
-    def walk(node: dict[str, Any], prefix: str) -> None:
-        names.update(prefix + t["name"] for t in node["tasks"])
-        for child in node["collections"]:
-            walk(child, f"{prefix}{child['name']}.")
-
-    walk(listed(), "")
-    return names
-
-
-def completions(*words: str, cwd: Path = REPO_ROOT) -> list[str]:
+def completions(*words: str, cwd: Path = PROJECT_ROOT) -> list[str]:
     return invoke("--complete", "--", "invoke", *words, cwd=cwd).stdout.split()
 
 
@@ -69,7 +58,7 @@ def test_completion_script_is_printed(shell: str) -> None:
 
 
 def test_task_names_are_offered() -> None:
-    names = task_names()
+    names = task_names(listed())
     collections = {c["name"] for c in listed()["collections"]}
     assert {"flows", "deploy", "env"} <= collections, collections
     assert {"makefile", "quickstart"} <= {t["name"] for t in listed()["tasks"]}
@@ -100,11 +89,11 @@ def _best_of(rounds: int, cwd: Path) -> float:
 def test_completion_costs_about_as_much_as_an_empty_tasks_file(tmp_path: Path) -> None:
     (tmp_path / "tasks.py").write_text("", encoding="utf-8")
     assert completions("", cwd=tmp_path) == []
-    _best_of(1, REPO_ROOT)  # warm the file cache of both sides
+    _best_of(1, PROJECT_ROOT)  # warm the file cache of both sides
     _best_of(1, tmp_path)
     ours, empty = float("inf"), float("inf")
     for _ in range(ROUNDS):  # interleaved, so that load on the machine hits both alike
-        ours = min(ours, _best_of(1, REPO_ROOT))
+        ours = min(ours, _best_of(1, PROJECT_ROOT))
         empty = min(empty, _best_of(1, tmp_path))
     limit = FACTOR * empty + SLACK
     print(f"\ncompletion best of {ROUNDS}: repo {ours * 1000:.0f} ms, empty tasks.py "
@@ -113,7 +102,7 @@ def test_completion_costs_about_as_much_as_an_empty_tasks_file(tmp_path: Path) -
                           f"{empty * 1000:.0f} ms (limit {limit * 1000:.0f} ms)"
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+@needs_program("bash", package="bash")
 def test_bash_completion_function_returns_task_names() -> None:
     script = invoke("--print-completion-script", "bash").stdout
     program = (
@@ -128,12 +117,12 @@ def test_bash_completion_function_returns_task_names() -> None:
         "complete -p invoke\n"
     )
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run(["bash", "--noprofile", "--norc", "-c", program], cwd=REPO_ROOT,
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-c", program], cwd=PROJECT_ROOT,
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     offered = {line[len("all:"):] for line in lines if line.startswith("all:")}
-    assert task_names() <= offered, sorted(task_names() - offered)
+    assert task_names(listed()) <= offered, sorted(task_names(listed()) - offered)
     assert [line for line in lines if line.startswith("partial:")] == ["partial:deploy.test"]
     assert [line for line in lines if line.startswith("flag:")] == ["flag:--changed-since"]
     assert "_complete_invoke" in lines[-1]

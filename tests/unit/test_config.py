@@ -17,6 +17,7 @@ from deploytasks.console import Output
 from deploytasks.env.commands import show_config
 from deploytasks.errors import EXIT_USAGE, ConfigError
 from deploytasks.secrets import MASK
+from tests.support.prefect_helpers import edit
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MAIN = Path("config/deployment-config.yaml")
@@ -33,12 +34,6 @@ SECRET = "pnu_very-secret-api-key-1234"
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in (*ENV_VARIABLES, "DEPLOYMENT_ENV", "DEPLOYMENT_CONFIG_PATH"):
         monkeypatch.delenv(variable, raising=False)
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def append(path: Path, text: str) -> None:
@@ -412,7 +407,10 @@ def test_bad_value_in_overlay_names_the_overlay(repo_copy: Path) -> None:
 
 
 def test_unknown_yaml_tag_is_a_config_error(repo_copy: Path) -> None:
-    main_error("project: !!python/name:os.system x\n")
+    message = main_error("project: !!python/name:os.system x\n")
+    # file and line, what is wrong (the tag), what to do; nothing was constructed from it
+    assert message.startswith(f"{MAIN}:1: "), message
+    assert "python/name:os.system" in message and "write a plain value" in message, message
 
 
 def test_invoke_env_show_bad_env_is_one_line_exit_2(repo_copy: Path) -> None:

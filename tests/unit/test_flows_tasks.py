@@ -172,8 +172,14 @@ def test_no_annotations_in_json_mode(
     repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    exit_code(lambda: tasks.validate(Context(), json=True))
-    json.loads(capsys.readouterr().out)  # stdout stays one JSON document
+    assert exit_code(lambda: tasks.validate(Context(), json=True)) == 1  # the broken flow
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)  # stdout stays one JSON document
+    assert [f["valid"] for f in document["flows"]] == [False, True, True]
+    # the broken flow and the .env warning would be annotated outside JSON mode
+    annotations = [line for line in (captured.out + captured.err).splitlines()
+                   if line.startswith(("::error", "::warning"))]
+    assert annotations == []
 
 
 def test_no_code_runs_through_the_tasks(repo: Path) -> None:

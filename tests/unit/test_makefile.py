@@ -17,6 +17,7 @@ from deploytasks import makefile, makefile_commands, taskrun
 from deploytasks.console import Output
 from deploytasks.errors import ConfigError
 from deploytasks.tasks import namespace
+from tests.support.policy import needs_program
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = REPO_ROOT / "Makefile"
@@ -29,7 +30,7 @@ GUIDE_TARGETS = (
 EXTRA_TARGETS = ("help", "setup", "quickstart", "test", "server-up", "server-down")
 VARIABLES = ("ENV", "PATTERN", "REGISTRY", "FLOW", "VERBOSE")
 TARGET_LINE = re.compile(r"^([a-z][a-z-]*):[^=]*?## ", re.MULTILINE)
-needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+needs_make = needs_program("make", package="make")
 
 
 def committed_targets() -> list[str]:

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import select
-import shutil
 import struct
 import subprocess
 import sys
@@ -25,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from deploytasks.console.width import UNLIMITED, console_width
-from tests.conftest import REPO_ROOT
+from tests.support.policy import needs_program
+from tests.support.prefect_helpers import PROJECT_ROOT
 
 CONFIG = "config/deployment-config.yaml"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -33,7 +33,7 @@ DROPPED = {"COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "DEP
            "DEPLOYMENT_ENV", "DEPLOYMENT_CONFIG_PATH", "PREFECT_API_KEY"}
 CONFIG_SHOW = [sys.executable, "-m", "deploytasks.cli", "config", "--show", "--env", "development"]
 ENV_SHOW = [sys.executable, "-m", "invoke", "env.show", "--env", "development"]
-needs_grep = pytest.mark.skipif(shutil.which("grep") is None, reason="grep is not installed")
+needs_grep = needs_program("grep", package="grep")
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -73,7 +73,7 @@ def cells(line: str) -> list[str]:
 
 @pytest.fixture
 def repo(repo_copy: Path) -> Path:
-    (repo_copy / "tasks.py").write_text((REPO_ROOT / "tasks.py").read_text())
+    (repo_copy / "tasks.py").write_text((PROJECT_ROOT / "tasks.py").read_text())
     return repo_copy
 
 

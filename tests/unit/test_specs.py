@@ -18,6 +18,7 @@ from deploytasks.deploy.specs import (
 )
 from deploytasks.flows.discovery import FlowSpec, Parameter
 from deploytasks.settings import DeploymentSettings
+from tests.support.prefect_helpers import edit
 
 MAIN = Path("config/deployment-config.yaml")
 OWNERSHIP = "managed-by:deploytasks"
@@ -28,12 +29,6 @@ PROJECT = "project:rpa-platform"  # the example configuration's project
 def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for variable in ENV_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
-
-
-def edit(old: str, new: str) -> None:
-    text = MAIN.read_text(encoding="utf-8")
-    assert old in text
-    MAIN.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def specs(env: str) -> dict[str, DeploymentSpec]:
@@ -51,7 +46,7 @@ def test_names_follow_flow_type_env(repo_copy: Path) -> None:
 
 
 def test_naming_template_from_config(repo_copy: Path) -> None:
-    edit('deployment: "{flow}-{type}-{env}"', 'deployment: "{env}.{flow}.{type}"')
+    edit(MAIN, 'deployment: "{flow}-{type}-{env}"', 'deployment: "{env}.{flow}.{type}"')
     assert "staging.rpa1.python" in specs("staging")
 
 
@@ -93,7 +88,7 @@ def test_docker_job_variables_in_production(repo_copy: Path) -> None:
 
 
 def test_configured_job_variables_beat_derived_ones(repo_copy: Path) -> None:
-    edit("  rpa3:\n", "  rpa3:\n    docker:\n      job_variables: {mem_limit: 1g}\n")
+    edit(MAIN, "  rpa3:\n", "  rpa3:\n    docker:\n      job_variables: {mem_limit: 1g}\n")
     assert specs("dev")["rpa3-docker-dev"].job_variables["mem_limit"] == "1g"
 
 
@@ -125,7 +120,7 @@ def test_docker_pull_step_is_the_image_workdir(repo_copy: Path) -> None:
 
 
 def test_git_source_becomes_a_clone_step(repo_copy: Path) -> None:
-    edit("  git: null", '  git: {url: "https://example.com/acme/flows.git", branch: release,'
+    edit(MAIN, "  git: null", '  git: {url: "https://example.com/acme/flows.git", branch: release,'
          " credentials_block: github-credentials/acme}")
     (step,) = specs("prod")["rpa1-python-prod"].pull_steps
     assert step == {GIT_CLONE: {"repository": "https://example.com/acme/flows.git",
@@ -142,19 +137,19 @@ def test_work_pools_follow_the_environment(repo_copy: Path) -> None:
 
 def test_env_vars_come_from_the_flow_env_file(repo_copy: Path) -> None:
     (repo_copy / "flows/rpa1/.env").write_text("API_TOKEN='tok-123456'\nOTHER=x\n")
-    edit("  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN]\n")
+    edit(MAIN, "  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN]\n")
     assert specs("dev")["rpa1-docker-dev"].job_variables["env"] == {"API_TOKEN": "tok-123456"}
 
 
 def test_defaults_parameter_the_flow_does_not_take_is_dropped(repo_copy: Path) -> None:
-    edit("  tags: [rpa]\n", "  tags: [rpa]\n  parameters: {not_a_parameter: 1}\n")
+    edit(MAIN, "  tags: [rpa]\n", "  tags: [rpa]\n  parameters: {not_a_parameter: 1}\n")
     spec = specs("dev")["rpa1-python-dev"]
     assert "not_a_parameter" not in spec.parameters
     assert any("not_a_parameter" in note for note in spec.notes)
 
 
 def test_flow_unknown_parameter_is_kept_and_flagged(repo_copy: Path) -> None:
-    edit("      batch_size: 100\n", "      batch_size: 100\n      bogus: 2\n")
+    edit(MAIN, "      batch_size: 100\n", "      batch_size: 100\n      bogus: 2\n")
     config = ConfigurationManager().load("dev")
     resolution = resolve(config, ("python",), ["rpa1"])
     (spec,) = resolution.specs

@@ -20,6 +20,7 @@ from deploytasks.flows.validation import (
     parse_env_keys,
     validate,
 )
+from tests.support.policy import skip_or_fail
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources" / "flowtrees"
 FLOW = "from prefect import flow\n\n@flow\ndef {name}():\n    pass\n"
@@ -176,7 +177,7 @@ def test_parse_requirements_hides_credentials_in_errors() -> None:
 
 def test_import_only_installed_here_warns_for_docker_images(tmp_path: Path) -> None:
     if not imports.installed_distributions("pytest"):
-        pytest.skip("pytest is not installed as a distribution")
+        skip_or_fail("pytest is not installed as a distribution (make setup)")
     make_flow(tmp_path, "img", "import pytest\nimport yaml\n" + FLOW.format(name="img"),
               Dockerfile=DOCKERFILE, **{"requirements.txt": "requests\n"})
     spec = check(tmp_path)["img"]
