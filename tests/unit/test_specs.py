@@ -189,7 +189,7 @@ SCHEDULED = '''    schedules:
 
 
 def test_schedule_extras_reach_the_spec(repo_copy: Path) -> None:
-    edit(SCHEDULED, '''    schedules:
+    edit(MAIN, SCHEDULED, '''    schedules:
       - cron: "0 6 * * 1-5"
         timezone: Europe/Berlin
         slug: morning
@@ -208,7 +208,7 @@ def test_schedule_extras_reach_the_spec(repo_copy: Path) -> None:
 
 
 def test_a_schedule_parameter_the_flow_does_not_take_names_its_line(repo_copy: Path) -> None:
-    edit(SCHEDULED, SCHEDULED + "        parameters: {batch_sise: 5, batch_size: many}\n")
+    edit(MAIN, SCHEDULED, SCHEDULED + "        parameters: {batch_sise: 5, batch_size: many}\n")
     config = ConfigurationManager().load("dev")
     resolution = resolve(config, ("python",), ["rpa1"])
     (spec,) = resolution.specs
@@ -228,7 +228,7 @@ def test_a_bad_schedule_extra_is_a_configuration_error(repo_copy: Path, extra: s
                                                         complaint: str) -> None:
     from deploytasks.errors import ConfigError
 
-    edit(SCHEDULED, SCHEDULED + extra)
+    edit(MAIN, SCHEDULED, SCHEDULED + extra)
     with pytest.raises(ConfigError) as caught:
         ConfigurationManager().load("dev")
     assert str(caught.value).startswith(f"{MAIN}:"), caught.value
@@ -238,6 +238,6 @@ def test_a_bad_schedule_extra_is_a_configuration_error(repo_copy: Path, extra: s
 def test_two_schedules_with_one_slug_are_refused(repo_copy: Path) -> None:
     from deploytasks.errors import ConfigError
 
-    edit(SCHEDULED, SCHEDULED + "        slug: s\n      - interval: 60\n        slug: s\n")
+    edit(MAIN, SCHEDULED, SCHEDULED + "        slug: s\n      - interval: 60\n        slug: s\n")
     with pytest.raises(ConfigError, match="two schedules have the slug 's'"):
         ConfigurationManager().load("dev")
