@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy import interrupt
 from deploytasks.deploy.fields import projected
 from deploytasks.deploy.ownership import Ownership, ownership
 from deploytasks.deploy.plan import Plan, PlanItem, RemoteDeployment, diff_fields
@@ -120,6 +121,8 @@ async def apply_plan(plan: Plan, gateway: PrefectGateway, *, concurrency: int,
 
     async def one(item: PlanItem) -> None:
         async with gateway.throttle.slot():
+            if interrupt.requested():  # Ctrl-C: nothing new is sent
+                return
             outcome = await _apply_item(item, gateway, flow_ids, blocked, context)
         report.outcomes.append(outcome)
         on_outcome(outcome)

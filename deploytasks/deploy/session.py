@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from deploytasks.config import ConfigurationManager, ResolvedConfig
+from deploytasks.deploy import interrupt
 from deploytasks.deploy.prefect_api import PrefectGateway
 from deploytasks.deploy.prefect_api.throttle import Throttle
 from deploytasks.env.local_server import LocalServer
@@ -63,5 +63,6 @@ def ui_url(api: str, configured: str | None = None) -> str:
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run one coroutine to completion (each command opens one event loop)."""
-    return asyncio.run(coroutine)
+    """Run one coroutine to completion (each command opens one event loop); Ctrl-C
+    ends it in ``KeyboardInterrupt`` (``deploy/interrupt.py``)."""
+    return interrupt.run(coroutine)
