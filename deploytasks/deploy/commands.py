@@ -325,8 +325,11 @@ async def _check(resolution: Resolution) -> tuple[list[DeploymentCheck], str | N
         ui = session.ui_url(gateway.api_url, config.settings.prefect.ui_url)
         ui_problem = await gateway.ui_problem(ui)
     by_key = {d.key: d for d in remote}
-    checks = [check_deployment(spec, by_key.get(spec.key), owner, ui=ui, pools=set(pools),
-                               polled_pools=polled) for spec in resolution.specs]
+    types = {name: pool.type for name, pool in pools.items()}
+    wanted = {pool.name: pool.type for pool in config.settings.work_pools.values()}
+    checks = [check_deployment(spec, by_key.get(spec.key), owner, ui=ui, pools=types,
+                               polled_pools=polled, pool_type=wanted.get(spec.work_pool))
+              for spec in resolution.specs]
     return checks, ui_problem
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import fields
+from deploytasks.deploy.containers import container_run, job_variables
 from deploytasks.deploy.ownership import ownership
-from deploytasks.deploy.resources import docker_memory
 from deploytasks.flows.discovery import FlowSpec
 from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
 
@@ -196,21 +196,15 @@ def _tags(config: ResolvedConfig, flow: FlowSpec, kind: Kind,
 
 def _job_variables(config: ResolvedConfig, kind: Kind, settings: DeploymentSettings,
                    inputs: SpecInputs) -> dict[str, Any]:
-    derived: dict[str, Any] = {}
-    if kind == "docker":
-        docker = config.settings.docker
-        derived["image"] = inputs.image
-        derived["image_pull_policy"] = docker.pull_policy
-        if docker.network_mode:
-            derived["network_mode"] = docker.network_mode
-        if settings.resources.memory:
-            derived["mem_limit"] = docker_memory(settings.resources.memory)
-        if settings.resources.cpu:
-            derived["container_create_kwargs"] = {"nano_cpus": int(settings.resources.cpu * 1e9)}
+    """What the worker gets: for a container deployment, its run mapped onto the pool
+    type's variables (``containers``); the configured ``job_variables`` win."""
     env = {name: inputs.env_values[name] for name in settings.env_vars
            if name in inputs.env_values}
-    if env:
-        derived["env"] = env
+    if kind == "docker":
+        run = container_run(config.settings.docker, settings, inputs.image, env)
+        derived = job_variables(config.settings.work_pools[kind].type, run)
+    else:
+        derived = {"env": env} if env else {}
     return {**derived, **settings.job_variables}
 
 
