@@ -175,11 +175,25 @@ class WorkPool(Strict):
 
 
 class GitSource(Strict):
-    """A git repository workers clone the code from (workers on other machines)."""
+    """A git repository workers clone the code from (workers on other machines).
+
+    Workers clone the commit being deployed, not the branch's HEAD; ``branch`` is where
+    that commit must already be (pushed) for a protected environment to deploy it.
+    A private repository: ``credentials_block`` (a block reference such as
+    ``prefect.blocks.github-credentials.ci``) or ``access_token_block`` (the name of a
+    Secret block holding a token); the deployment holds only the reference."""
 
     url: str
     branch: str = "main"
     credentials_block: str | None = None
+    access_token_block: str | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GitSource:
+        if self.credentials_block and self.access_token_block:
+            raise ValueError("set credentials_block or access_token_block, not both "
+                             "(Prefect's git_clone takes one of them)")
+        return self
 
 
 class Source(Strict):

@@ -41,11 +41,16 @@ def skipped_and_problems(out: Output, checked: Checked) -> None:
     for problem in checked.problems:
         out.line(f"[red]✗[/] {_esc(str(problem))}")
         out.annotate("error", str(problem))
+    for warning in checked.resolution.warnings:
+        hint = f" — {warning.hint}" if warning.hint else ""
+        out.line(f"[yellow]![/] {warning.setting}: {_esc(warning.message)}{_esc(hint)}")
+        out.annotate("warning", f"{warning.setting}: {warning.message}{hint}")
 
 
 def _skipped_documents(checked: Checked) -> dict[str, Any]:
     return {"skipped": [skipped_document(s) for s in checked.resolution.skipped],
-            "problems": [problem_document(p) for p in checked.problems]}
+            "problems": [problem_document(p) for p in checked.problems],
+            "warnings": [problem_document(w) for w in checked.resolution.warnings]}
 
 
 def build_result(out: Output, checked: Checked, written: list[Path], folder: Path) -> None:

@@ -34,7 +34,7 @@ def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[Remot
     running = {(d.flow_name, d.name): d for d in remote
                if owner.owns(d.tags) and f"env:{source.env.short}" in d.tags}
     promoted = Resolution(target.config, target.flows, skipped=list(target.skipped),
-                          narrowed=True)
+                          narrowed=True, warnings=list(target.warnings))
     for spec in target.specs:
         name = deployment_name(source, spec.parts or spec.flow_folder, spec.kind)
         found = running.get((spec.flow_name, name))

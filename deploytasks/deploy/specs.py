@@ -113,6 +113,7 @@ class SpecInputs:
     image: str | None = None
     parameter_schema: dict[str, Any] = field(default_factory=dict)
     env_values: dict[str, str] = field(default_factory=dict)
+    commit: str | None = None  # what workers clone with ``source.git`` (None: the branch)
 
 
 def deployment_name(config: ResolvedConfig, flow: str | NameParts | FlowSpec, kind: Kind) -> str:
@@ -165,7 +166,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         parameter_schema=inputs.parameter_schema,
         job_variables=_job_variables(config, kind, settings, inputs),
         schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
-        pull_steps=_pull_steps(config, kind),
+        pull_steps=_pull_steps(config, kind, inputs.commit),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
         parts=NameParts.of(flow),
@@ -224,14 +225,21 @@ def _schedule(spec: ScheduleSpec, settings: DeploymentSettings,
     return Schedule("rrule", str(spec.rrule), timezone, active)
 
 
-def _pull_steps(config: ResolvedConfig, kind: Kind) -> tuple[dict[str, Any], ...]:
+def _pull_steps(config: ResolvedConfig, kind: Kind,
+                commit: str | None) -> tuple[dict[str, Any], ...]:
+    """Where the worker finds the code: the image's folder, a clone of the commit being
+    deployed (Prefect takes a branch or a commit, not both), or this checkout's folder."""
     if kind == "docker":
         return ({SET_WORKING_DIRECTORY: {"directory": config.settings.docker.workdir}},)
     source = config.settings.source
     if source.git is not None:
-        step: dict[str, Any] = {"repository": source.git.url, "branch": source.git.branch}
+        step: dict[str, Any] = {"repository": source.git.url}
+        step.update({"commit_sha": commit} if commit else {"branch": source.git.branch})
         if source.git.credentials_block:
             step["credentials"] = "{{ " + source.git.credentials_block + " }}"
+        if source.git.access_token_block:
+            step["access_token"] = ("{{ prefect.blocks.secret."
+                                    + source.git.access_token_block + " }}")
         return ({GIT_CLONE: step},)
     directory = source.directory or str(config.root)
     return ({SET_WORKING_DIRECTORY: {"directory": directory}},)

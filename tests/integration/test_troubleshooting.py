@@ -157,6 +157,12 @@ def _limit_below_request(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.validate", "--offline")
 
 
+def _unpushed_commit(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "  git: null",
+         f"  git: {{url: {(repo.parent / 'remote.git').as_uri()}}}")
+    return run(repo, "deploy.python", "--env", "prod", "--flow", "rpa1")
+
+
 def _wait_budget(repo: Path) -> subprocess.CompletedProcess[str]:
     edit(repo / "config" / "deployment-config.yaml", "  wait_budget: 600\n", "  wait_budget: 1\n")
     with ApiProxy(os.environ["PREFECT_API_URL"], limit=2, window=10) as proxy:
@@ -272,6 +278,7 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "unsupported pool type": (_unsupported_pool_type, 2,
                               "'ecs' is not a container work pool type"),
     "limit below request": (_limit_below_request, 1, "is below the memory request"),
+    "unpushed commit": (_unpushed_commit, 1, "is not on origin/main"),
     "port taken": (_port_taken, 2, "is taken: something already listens"),
     "reserved tag": (_reserved_tag, 2, "tag 'env:prod' is reserved"),
     "missing project": (_missing_project, 2, "project name is missing"),

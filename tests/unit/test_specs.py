@@ -183,3 +183,45 @@ def test_flow_taking_kwargs_keeps_every_parameter(repo_copy: Path) -> None:
 
 def test_spec_is_the_same_for_the_same_inputs(repo_copy: Path) -> None:
     assert specs("dev") == specs("dev")
+
+
+def test_git_source_with_an_access_token_block_references_the_secret(repo_copy: Path) -> None:
+    edit("  git: null", '  git: {url: "https://example.com/acme/private.git",'
+         " access_token_block: acme-token}")
+    (step,) = specs("dev")["rpa1-python-dev"].pull_steps
+    # repo_copy is no git work tree: there is no commit to pin, so the branch is cloned
+    assert step == {GIT_CLONE: {"repository": "https://example.com/acme/private.git",
+                                "branch": "main",
+                                "access_token": "{{ prefect.blocks.secret.acme-token }}"}}
+
+
+def test_git_source_takes_one_credential(repo_copy: Path) -> None:
+    from deploytasks.errors import ConfigError
+
+    edit("  git: null", '  git: {url: "https://example.com/a.git", access_token_block: t,'
+         " credentials_block: prefect.blocks.github-credentials.c}")
+    with pytest.raises(ConfigError, match="set credentials_block or access_token_block"):
+        ConfigurationManager().load("dev")
+
+
+def test_a_git_source_pins_the_commit_being_deployed(repo_copy: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    edit("  git: null", '  git: {url: "https://example.com/acme/flows.git"}')
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    config = ConfigurationManager().load("dev")
+    resolution = resolve(config, ("python",), flows=["rpa1"])
+    (step,) = resolution.specs[0].pull_steps
+    assert step == {GIT_CLONE: {"repository": "https://example.com/acme/flows.git",
+                                "commit_sha": git("rev-parse", "HEAD")}}
+    # no remote-tracking branch: not fetchable by a worker, said as a warning in development
+    assert [w.setting for w in resolution.warnings] == ["source.git"]
+    assert "is not on origin/main" in resolution.warnings[0].message
+    production = resolve(ConfigurationManager().load("prod"), ("python",), flows=["rpa1"])
+    assert production.specs == [] and len(production.skipped) == 1
