@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from deploytasks.deploy.commands import Checked
     from deploytasks.deploy.plan import Change, Plan, PlanItem
     from deploytasks.deploy.pools import PoolStatus
+    from deploytasks.deploy.secret_blocks import SecretChange
 
 ACTION_STYLE = {"create": "green", "update": "yellow", "unchanged": "dim",
                 "orphaned": "magenta", "conflict": "red"}
@@ -128,7 +130,8 @@ def plan_markdown(checked: Checked, plan: Plan) -> str:
 
 
 def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatus],
-                requests: Any, *, protected: bool = False) -> None:
+                requests: Any, *, protected: bool = False,
+                secrets: Sequence[SecretChange] = ()) -> None:
     """The dry run: every deployment's action, and for updates the changed fields (and
     which of them were edited on the server since the last deploy: drift)."""
     _environment_line(out, checked, "Planning")
@@ -139,6 +142,7 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
             out.line(f"[red]✗[/] {pool.problem.message}")
     for item in plan.items:
         _plan_item(out, item, protected=protected)
+    secret_lines(out, secrets)
     skipped_and_problems(out, checked)
     plan_summary_line(out, plan)
     out.line(f"Dry run: nothing was written ({requests.reads} read, {requests.writes} write "
@@ -150,7 +154,22 @@ def plan_result(out: Output, checked: Checked, plan: Plan, pools: list[PoolStatu
               "pools": [{"name": p.name, "type": p.type, "state": p.state} for p in pools],
               "requests": {"reads": requests.reads, "writes": requests.writes,
                            **_pace_document(requests)},
+              "secrets": [change.to_document() for change in secrets],
               **_skipped_documents(checked)})
+
+
+SECRET_VERBS = {"create": "[green]+[/] secret block '{}' ({}) will be created",
+                "update": "[yellow]~[/] secret block '{}' ({}): value changed (not shown), "
+                          "will be updated",
+                "conflict": "[red]✗[/] secret block '{}' ({}) exists but is not this "
+                            "project's — rename the variable or remove that block"}
+
+
+def secret_lines(out: Output, secrets: Sequence[SecretChange]) -> None:
+    """What a deploy does to the Secret blocks; never their values."""
+    for change in secrets:
+        if change.action in SECRET_VERBS:
+            out.line(SECRET_VERBS[change.action].format(change.block, _esc(change.key)))
 
 
 def waited_line(out: Output, counter: Any) -> None:
@@ -283,6 +302,8 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
         out.line(f"[green]+[/] created work pool '{name}'")
     for name, why in report.pool_failures.items():
         out.line(f"[red]✗[/] work pool '{name}': {_esc(why)}")
+    for name in report.secrets_written:
+        out.line(f"[green]+[/] wrote secret block '{name}' (value not shown)")
     for item in plan.of("orphaned", "conflict"):
         _plan_item(out, item)
     skipped_and_problems(out, checked)
@@ -293,9 +314,13 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
     if not plan.writes and left_out:
         out.line(f"[red]Nothing deployed[/]: {plural(left_out, 'flow or deployment')} "
                  f"skipped (see above), {unchanged} up to date (0 write requests).")
-    elif not plan.writes:
+    elif not plan.writes and not report.secrets_written:
         out.line(f"[green]✓[/] Nothing to change: {plural(unchanged, 'deployment')} up to date "
                  f"(0 write requests).")
+    elif not plan.writes:
+        out.line(f"[green]✓[/] Deployments up to date: {plural(unchanged, 'deployment')}; "
+                 f"{plural(len(report.secrets_written), 'secret block')} written "
+                 f"({counter.writes} write requests).")
     else:
         style = "red" if failed else "green"
         out.line(f"[{style}]Deployed {len(ok)} of {len(plan.writes)} changes[/] "
@@ -309,6 +334,7 @@ def deploy_result(out: Output, checked: Checked, plan: Plan, report: ApplyReport
     out.json({"environment": checked.resolution.config.env.name,
               "results": [o.to_document() for o in report.outcomes],
               "plan": plan.counts(), "pools_created": report.pools_created,
+              "secrets_written": report.secrets_written,
               "requests": {"reads": counter.reads, "writes": counter.writes,
                            "retries": counter.retries, **_pace_document(counter)},
               "failed": len(failed), **_skipped_documents(checked)})
@@ -337,9 +363,19 @@ def clean_result(out: Output, report: Any, request: Any) -> None:
         out.line(f"{'Would remove' if report.dry_run else 'Removed'} "
                  f"{plural(len(report.stale_records), 'record')} of deployments deleted "
                  "outside deploytasks.", style="dim")
+    for block in report.orphan_secrets:
+        if report.dry_run:
+            out.line(f"[yellow]-[/] would delete secret block '{block}' (no deployment uses it)")
+        elif block in report.secrets_deleted:
+            out.line(f"[green]✓[/] deleted secret block '{block}' (no deployment used it)")
+        else:
+            out.line(f"[yellow]![/] kept secret block '{block}': no deployment uses it — "
+                     "answer 'y' or pass --yes to delete it with the next clean")
     out.json({"dry_run": report.dry_run, "matched": [d.name for d in report.matched],
               "deleted": report.deleted, "failed": report.failed,
-              "stale_records": report.stale_records})
+              "stale_records": report.stale_records,
+              "orphan_secrets": report.orphan_secrets,
+              "secrets_deleted": report.secrets_deleted})
 
 
 def adopt_result(out: Output, report: Any) -> None:

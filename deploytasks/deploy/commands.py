@@ -17,16 +17,24 @@ from deploytasks.config import ResolvedConfig
 from deploytasks.console import Output
 from deploytasks.console import deploy as render
 from deploytasks.deploy import session
-from deploytasks.deploy.apply import ApplyReport, apply_plan, context_for, create_missing_pools
+from deploytasks.deploy.apply import (
+    ApplyReport,
+    apply_plan,
+    apply_secrets,
+    context_for,
+    create_missing_pools,
+)
 from deploytasks.deploy.clean import (
     ALL_ENVIRONMENTS,
     CleanReport,
     CleanRequest,
     check_request,
     confirm_protected,
+    confirm_secrets,
     delete_all,
     guard_orphans,
     in_scope,
+    orphan_secrets,
     read_project,
     select,
     stale_records,
@@ -39,6 +47,12 @@ from deploytasks.deploy.readback import DeploymentCheck, check_deployment
 from deploytasks.deploy.records import AppliedRecord, SourceState
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
 from deploytasks.deploy.rules import check_spec
+from deploytasks.deploy.secret_blocks import (
+    SecretChange,
+    blocked_by_conflicts,
+    plan_secrets,
+    wanted_secrets,
+)
 from deploytasks.deploy.version import source_state
 from deploytasks.deploy.writer import write_specs
 from deploytasks.errors import EXIT_PROBLEMS, Interrupted, UsageError, WorkFailed
@@ -131,9 +145,10 @@ def plan(out: Output, selection: Selection) -> int:
     state = session.run(read_state(checked.resolution, list(selection.kinds)))
     protected = checked.resolution.config.env.protected
     render.plan_result(out, checked, state.plan, state.pools, state.requests,
-                       protected=protected)
+                       protected=protected, secrets=state.secrets)
+    conflicts = any(c.action == "conflict" for c in state.secrets)
     blocked = checked.problems or checked.resolution.skipped or state.plan.of("conflict") \
-        or (protected and state.plan.drifted)
+        or (protected and state.plan.drifted) or conflicts
     return EXIT_PROBLEMS if blocked else 0
 
 
@@ -145,6 +160,7 @@ class ServerState:
     pools: list[PoolStatus]
     requests: RequestCounter
     records: dict[str, AppliedRecord] = field(default_factory=dict)
+    secrets: list[SecretChange] = field(default_factory=list)
 
 
 def read_plan(resolution: Resolution, kinds: list[Kind]) -> Plan:
@@ -170,7 +186,24 @@ async def _state_with(gateway: PrefectGateway, resolution: Resolution,
     existing = await gateway.read_work_pools()
     pools = check_pools(config.settings.work_pools, kinds,
                         {name: pool.type for name, pool in existing.items()})
-    return ServerState(plan, pools, gateway.counter, records)
+    secrets = await _secret_changes(gateway, resolution, secret_tags(config))
+    return ServerState(plan, pools, gateway.counter, records, secrets)
+
+
+def secret_tags(config: ResolvedConfig) -> list[str]:
+    """The tags of the records that make a Secret block this project's in this env."""
+    return [*ownership(config).tags, f"env:{config.env.short}"]
+
+
+async def _secret_changes(gateway: PrefectGateway, resolution: Resolution,
+                          tags: list[str]) -> list[SecretChange]:
+    """Each Secret block the specs reference, against the server (no read when none)."""
+    wanted = wanted_secrets(resolution.specs)
+    if not wanted:
+        return []
+    server = await gateway.read_secret_digests(sorted(wanted))
+    owned = await gateway.read_secret_records(tags) if server else {}
+    return plan_secrets(wanted, server, set(owned))
 
 
 def deploy(out: Output, selection: Selection, *, concurrency: int | None = None,
@@ -210,8 +243,14 @@ async def deploy_resolved(out: Output, resolution: Resolution, kinds: list[Kind]
         needed = {item.spec.kind for item in state.plan.writes if item.spec}
         await create_missing_pools(resolution.config,
                                    [p for p in state.pools if p.kind in needed], gateway, report)
+        wanted = {name: secret for name, (secret, _) in
+                  wanted_secrets(resolution.specs).items()}
+        await apply_secrets(state.secrets, wanted, gateway, secret_tags(resolution.config),
+                            report)
         blocked = {p.name: p.problem.message for p in state.pools if p.problem}
         blocked.update(report.pool_failures)
+        blocked.update(blocked_by_conflicts(state.secrets))
+        blocked.update(report.secret_failures)
         source = source_state(resolution.config.root) if state.plan.writes else None
         context = context_for(resolution.config, state.records, source or SourceState(),
                               force=force)
@@ -285,13 +324,22 @@ async def clean_resolved(out: Output, config: ResolvedConfig, request: CleanRequ
         guard_orphans(config, request, len(report.matched), len(in_scope(project, request, owner)),
                       flows_found=flows_found, force=options.force)
         report.stale_records = await stale_records(gateway, config, project)
+        owned = await gateway.read_secret_records(list(owner.tags))
         if options.dry_run:
+            report.orphan_secrets = orphan_secrets(project, report.matched, owned)
             return report
         if report.matched:
             confirm_protected(config, report.matched, yes=options.yes, confirm=confirm)
             await delete_all(gateway, report)
         for name in report.stale_records:
             await gateway.delete_record(name)
+        gone = [d for d in report.matched if d.name in report.deleted]
+        report.orphan_secrets = orphan_secrets(project, gone, owned)
+        if report.orphan_secrets and confirm_secrets(config, report.orphan_secrets, owned,
+                                                     yes=options.yes, confirm=confirm):
+            for block in report.orphan_secrets:
+                await gateway.delete_secret(block)
+            report.secrets_deleted = list(report.orphan_secrets)
         return report
 
 
@@ -388,7 +436,7 @@ def promote(out: Output, source_env: str, target_env: str,
     if options.dry_run:
         state = session.run(read_state(checked.resolution, list(KINDS)))
         render.plan_result(out, checked, state.plan, state.pools, state.requests,
-                           protected=target.env.protected)
+                           protected=target.env.protected, secrets=state.secrets)
         refused = target.env.protected and state.plan.drifted and not options.force
         blocked = checked.resolution.skipped or state.plan.of("conflict") or refused
         return EXIT_PROBLEMS if blocked else 0

@@ -8,7 +8,8 @@ image that was never built) becomes a ``skipped`` finding for that flow only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -221,15 +222,20 @@ def _schema(root: Path, flow: FlowSpec, schemas: SchemaCache) -> dict[str, Any]:
     return schema
 
 
-def read_env_values(folder: Path, names: Sequence[str], root: Path) -> dict[str, str]:
-    """Values of the named keys from the flow's ``.env`` (registered as secrets), read
-    safely and parsed as the env-file rule parses it (``deploytasks.envfile``)."""
+def read_env_values(folder: Path, names: Sequence[str], root: Path,
+                    environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Values of the named keys (registered as secrets): from the process environment
+    when it has the key (a CI job's secrets, which beat files as environment variables do
+    everywhere here), else from the flow's ``.env``, read safely and parsed as the
+    env-file rule parses it (``deploytasks.envfile``)."""
     from deploytasks.console import register_secret
 
     if not names:
         return {}
+    environ = os.environ if environ is None else environ
     text, _ = read_text(folder / ".env", root) if (folder / ".env").is_file() else (None, None)
     values = parse_env(text, relative(folder / ".env", root)).values(names) if text else {}
+    values.update({name: environ[name] for name in names if environ.get(name)})
     for value in values.values():
         register_secret(value)
     return values

@@ -16,6 +16,7 @@ from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import fields
 from deploytasks.deploy.containers import container_run, job_variables
 from deploytasks.deploy.ownership import ownership
+from deploytasks.deploy.secret_blocks import SecretValue, block_name, reference
 from deploytasks.flows.discovery import FlowSpec
 from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
 
@@ -88,6 +89,8 @@ class DeploymentSpec:
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     parts: NameParts | None = field(default=None, compare=False)
+    # the values its env references, each in a Secret block (never in a document)
+    secrets: tuple[SecretValue, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -148,6 +151,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
     """
     parameters, notes = _parameters(settings.parameters, accepted, default_parameter_names)
     pool = config.settings.work_pools[kind]
+    secrets = _secrets(config, flow.folder, settings, inputs)
     assert flow.entrypoint and flow.name, "build_spec takes valid flows only"
     return DeploymentSpec(
         name=deployment_name(config, flow, kind),
@@ -164,12 +168,13 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         tags=_tags(config, flow, kind, settings),
         parameters=parameters,
         parameter_schema=inputs.parameter_schema,
-        job_variables=_job_variables(config, kind, settings, inputs),
+        job_variables=_job_variables(config, kind, settings, inputs, secrets),
         schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
         pull_steps=_pull_steps(config, kind, inputs.commit),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
         parts=NameParts.of(flow),
+        secrets=secrets,
         **fields.configured(settings),
     )
 
@@ -195,12 +200,20 @@ def _tags(config: ResolvedConfig, flow: FlowSpec, kind: Kind,
     return (*reserved, *extra)
 
 
+def _secrets(config: ResolvedConfig, flow: str, settings: DeploymentSettings,
+             inputs: SpecInputs) -> tuple[SecretValue, ...]:
+    """The ``env_vars`` values found, each with the Secret block that holds it."""
+    project, env = config.settings.project, config.env.short
+    return tuple(SecretValue(block_name(project, env, flow, key), key, inputs.env_values[key])
+                 for key in settings.env_vars if key in inputs.env_values)
+
+
 def _job_variables(config: ResolvedConfig, kind: Kind, settings: DeploymentSettings,
-                   inputs: SpecInputs) -> dict[str, Any]:
+                   inputs: SpecInputs, secrets: tuple[SecretValue, ...]) -> dict[str, Any]:
     """What the worker gets: for a container deployment, its run mapped onto the pool
-    type's variables (``containers``); the configured ``job_variables`` win."""
-    env = {name: inputs.env_values[name] for name in settings.env_vars
-           if name in inputs.env_values}
+    type's variables (``containers``); the env references Secret blocks, never values;
+    the configured ``job_variables`` win."""
+    env = {secret.key: reference(secret.block) for secret in secrets}
     if kind == "docker":
         run = container_run(config.settings.docker, settings, inputs.image, env)
         derived = job_variables(config.settings.work_pools[kind].type, run)

@@ -9,6 +9,7 @@ import pytest
 from deploytasks.config import ENV_VARIABLES, ConfigurationManager
 from deploytasks.deploy.resolve import resolve
 from deploytasks.deploy.rules import check_spec
+from deploytasks.deploy.secret_blocks import block_name, reference
 from deploytasks.deploy.specs import (
     GIT_CLONE,
     SET_WORKING_DIRECTORY,
@@ -143,7 +144,12 @@ def test_work_pools_follow_the_environment(repo_copy: Path) -> None:
 def test_env_vars_come_from_the_flow_env_file(repo_copy: Path) -> None:
     (repo_copy / "flows/rpa1/.env").write_text("API_TOKEN='tok-123456'\nOTHER=x\n")
     edit("  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN]\n")
-    assert specs("dev")["rpa1-docker-dev"].job_variables["env"] == {"API_TOKEN": "tok-123456"}
+    spec = specs("dev")["rpa1-docker-dev"]
+    [secret] = spec.secrets
+    assert (secret.key, secret.value) == ("API_TOKEN", "tok-123456")
+    assert secret.block == block_name("rpa-platform", "dev", "rpa1", "API_TOKEN")
+    assert spec.job_variables["env"] == {"API_TOKEN": reference(secret.block)}
+    assert "tok-123456" not in repr(spec) and "tok-123456" not in str(spec.to_document())
 
 
 def test_defaults_parameter_the_flow_does_not_take_is_dropped(repo_copy: Path) -> None:
@@ -225,3 +231,15 @@ def test_a_git_source_pins_the_commit_being_deployed(repo_copy: Path) -> None:
     assert "is not on origin/main" in resolution.warnings[0].message
     production = resolve(ConfigurationManager().load("prod"), ("python",), flows=["rpa1"])
     assert production.specs == [] and len(production.skipped) == 1
+
+
+def test_an_env_var_of_the_environment_beats_the_env_file(
+        repo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo_copy / "flows/rpa1/.env").write_text("API_TOKEN=from-file\n")
+    edit("  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN, CI_ONLY]\n")
+    monkeypatch.setenv("CI_ONLY", "from-ci-secret")
+    values = {s.key: s.value for s in specs("dev")["rpa1-python-dev"].secrets}
+    assert values == {"API_TOKEN": "from-file", "CI_ONLY": "from-ci-secret"}
+    monkeypatch.setenv("API_TOKEN", "from-ci-too")
+    values = {s.key: s.value for s in specs("dev")["rpa1-python-dev"].secrets}
+    assert values["API_TOKEN"] == "from-ci-too"
