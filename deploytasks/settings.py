@@ -16,6 +16,9 @@ from deploytasks.flows.rules.structure import KEY_PATTERN  # what a flow key may
 
 Kind = Literal["python", "docker"]
 KINDS: tuple[Kind, ...] = ("python", "docker")
+# The work pool types the container kind (docker) runs on: deploy/containers.py maps a
+# container run onto each one's job variables.
+CONTAINER_POOL_TYPES = ("docker", "kubernetes")
 NAME_PLACEHOLDERS = {"flow", "type", "env", "function", "flow_name"}
 FLOW_PLACEHOLDERS = ("function", "flow_name")  # tell apart the flows of one folder
 LAYOUTS = ("folders", "files")
@@ -173,11 +176,25 @@ class WorkPool(Strict):
 
 
 class GitSource(Strict):
-    """A git repository workers clone the code from (workers on other machines)."""
+    """A git repository workers clone the code from (workers on other machines).
+
+    Workers clone the commit being deployed, not the branch's HEAD; ``branch`` is where
+    that commit must already be (pushed) for a protected environment to deploy it.
+    A private repository: ``credentials_block`` (a block reference such as
+    ``prefect.blocks.github-credentials.ci``) or ``access_token_block`` (the name of a
+    Secret block holding a token); the deployment holds only the reference."""
 
     url: str
     branch: str = "main"
     credentials_block: str | None = None
+    access_token_block: str | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> GitSource:
+        if self.credentials_block and self.access_token_block:
+            raise ValueError("set credentials_block or access_token_block, not both "
+                             "(Prefect's git_clone takes one of them)")
+        return self
 
 
 class Source(Strict):
@@ -214,17 +231,31 @@ class DockerSettings(Strict):
 
 
 class Resources(Strict):
-    """Resource requests for a deployment's runs: memory like 512Mi or 2g, CPU in cores."""
+    """Resources of a deployment's runs: memory like 512Mi or 2g, CPU in cores.
+
+    ``memory`` and ``cpu`` are the requests, and the limits unless ``memory_limit`` and
+    ``cpu_limit`` are set (a Docker container has limits only: it gets the limits)."""
 
     memory: str | None = None
     cpu: float | None = Field(default=None, gt=0)
+    memory_limit: str | None = None
+    cpu_limit: float | None = Field(default=None, gt=0)
 
-    @field_validator("memory")
+    @field_validator("memory", "memory_limit")
     @classmethod
     def _memory_format(cls, value: str | None) -> str | None:
         if value is not None and not MEMORY_PATTERN.match(value):
             raise ValueError(f"'{value}' is not a memory size; write e.g. 512Mi, 2Gi or 1g")
         return value
+
+
+class ContainerSettings(Strict):
+    """What a container deployment's run gets besides its image and resources, on every
+    pool type that has it: ``namespace`` and ``service_account`` are Kubernetes'."""
+
+    command: str | None = None  # None: the worker's own (python -m prefect.engine)
+    namespace: str | None = None
+    service_account: str | None = None
 
 
 class Limits(Strict):
@@ -336,6 +367,7 @@ class DeploymentSettings(Strict):
     enforce_parameter_schema: bool = True
     resources: Resources = Field(default_factory=Resources)
     env_vars: list[str] = Field(default_factory=list)
+    container: ContainerSettings = Field(default_factory=ContainerSettings)
 
 
 class FlowSettings(DeploymentSettings):
@@ -418,8 +450,14 @@ class Settings(Strict):
     @field_validator("work_pools")
     @classmethod
     def _every_kind(cls, value: dict[Kind, WorkPool]) -> dict[Kind, WorkPool]:
-        """A configuration that names one kind's pool keeps the other kind's default."""
-        return {**_default_pools(), **value}
+        """A configuration that names one kind's pool keeps the other kind's default; the
+        container kind's pool is of a type deploytasks maps a container run onto."""
+        pools = {**_default_pools(), **value}
+        if pools["docker"].type not in CONTAINER_POOL_TYPES:
+            raise ValueError(
+                f"work_pools.docker.type '{pools['docker'].type}' is not a container work pool "
+                f"type deploytasks supports: use {' or '.join(CONTAINER_POOL_TYPES)}")
+        return pools
 
 
 SECRET_PATHS = {("prefect", "api_key"), ("prefect", "auth_string"), ("docker", "password")}

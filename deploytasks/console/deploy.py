@@ -11,6 +11,7 @@ so that importing this module imports no part of the core.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from deploytasks import paths
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from deploytasks.deploy.apply import Outcome
     from deploytasks.deploy.plan import Change, Plan, PlanItem
     from deploytasks.deploy.prefect_api import RequestCounter
+    from deploytasks.deploy.secret_blocks import SecretChange
     from deploytasks.service.deploying import DeployResult
     from deploytasks.service.preview import BuildResult, PlanResult, ValidationResult
     from deploytasks.service.selection import Checked
@@ -51,11 +53,16 @@ def skipped_and_problems(out: Output, checked: Checked) -> None:
     for problem in checked.problems:
         out.line(f"[red]✗[/] {_esc(str(problem))}")
         out.annotate("error", str(problem))
+    for warning in checked.resolution.warnings:
+        hint = f" — {warning.hint}" if warning.hint else ""
+        out.line(f"[yellow]![/] {warning.setting}: {_esc(warning.message)}{_esc(hint)}")
+        out.annotate("warning", f"{warning.setting}: {warning.message}{hint}")
 
 
 def _skipped_documents(checked: Checked) -> dict[str, Any]:
     return {"skipped": [skipped_document(s) for s in checked.resolution.skipped],
-            "problems": [problem_document(p) for p in checked.problems]}
+            "problems": [problem_document(p) for p in checked.problems],
+            "warnings": [problem_document(w) for w in checked.resolution.warnings]}
 
 
 def build_result(out: Output, result: BuildResult) -> None:
@@ -146,6 +153,7 @@ def plan_result(out: Output, result: PlanResult) -> None:
             out.line(f"[red]✗[/] {pool.problem.message}")
     for item in plan.items:
         _plan_item(out, item, protected=protected)
+    secret_lines(out, result.state.secrets)
     skipped_and_problems(out, checked)
     plan_summary_line(out, plan)
     out.line(f"Dry run: nothing was written ({requests.reads} read, {requests.writes} write "
@@ -157,7 +165,22 @@ def plan_result(out: Output, result: PlanResult) -> None:
               "pools": [{"name": p.name, "type": p.type, "state": p.state} for p in pools],
               "requests": {"reads": requests.reads, "writes": requests.writes,
                            **_pace_document(requests)},
+              "secrets": [change.to_document() for change in result.state.secrets],
               **_skipped_documents(checked)})
+
+
+SECRET_VERBS = {"create": "[green]+[/] secret block '{}' ({}) will be created",
+                "update": "[yellow]~[/] secret block '{}' ({}): value changed (not shown), "
+                          "will be updated",
+                "conflict": "[red]✗[/] secret block '{}' ({}) exists but is not this "
+                            "project's — rename the variable or remove that block"}
+
+
+def secret_lines(out: Output, secrets: Sequence[SecretChange]) -> None:
+    """What a deploy does to the Secret blocks; never their values."""
+    for change in secrets:
+        if change.action in SECRET_VERBS:
+            out.line(SECRET_VERBS[change.action].format(change.block, _esc(change.key)))
 
 
 def waited_line(out: Output, counter: RequestCounter) -> None:
@@ -293,6 +316,8 @@ def deploy_result(out: Output, result: DeployResult) -> None:
         out.line(f"[green]+[/] created work pool '{name}'")
     for name, why in report.pool_failures.items():
         out.line(f"[red]✗[/] work pool '{name}': {_esc(why)}")
+    for name in report.secrets_written:
+        out.line(f"[green]+[/] wrote secret block '{name}' (value not shown)")
     for item in plan.of("orphaned", "conflict"):
         _plan_item(out, item)
     skipped_and_problems(out, checked)
@@ -303,9 +328,13 @@ def deploy_result(out: Output, result: DeployResult) -> None:
     if not plan.writes and left_out:
         out.line(f"[red]Nothing deployed[/]: {plural(left_out, 'flow or deployment')} "
                  f"skipped (see above), {unchanged} up to date (0 write requests).")
-    elif not plan.writes:
+    elif not plan.writes and not report.secrets_written:
         out.line(f"[green]✓[/] Nothing to change: {plural(unchanged, 'deployment')} up to date "
                  f"(0 write requests).")
+    elif not plan.writes:
+        out.line(f"[green]✓[/] Deployments up to date: {plural(unchanged, 'deployment')}; "
+                 f"{plural(len(report.secrets_written), 'secret block')} written "
+                 f"({counter.writes} write requests).")
     else:
         style = "red" if failed else "green"
         out.line(f"[{style}]Deployed {len(ok)} of {len(plan.writes)} changes[/] "
@@ -319,6 +348,7 @@ def deploy_result(out: Output, result: DeployResult) -> None:
     out.json({"environment": checked.resolution.config.env.name,
               "results": [o.to_document() for o in report.outcomes],
               "plan": plan.counts(), "pools_created": report.pools_created,
+              "secrets_written": report.secrets_written,
               "requests": {"reads": counter.reads, "writes": counter.writes,
                            "retries": counter.retries, **_pace_document(counter)},
               "failed": len(failed), **_skipped_documents(checked)})

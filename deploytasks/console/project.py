@@ -42,9 +42,19 @@ def clean_result(out: Output, result: CleanResult) -> None:
         out.line(f"{'Would remove' if report.dry_run else 'Removed'} "
                  f"{plural(len(report.stale_records), 'record')} of deployments deleted "
                  "outside deploytasks.", style="dim")
+    for block in report.orphan_secrets:
+        if report.dry_run:
+            out.line(f"[yellow]-[/] would delete secret block '{block}' (no deployment uses it)")
+        elif block in report.secrets_deleted:
+            out.line(f"[green]✓[/] deleted secret block '{block}' (no deployment used it)")
+        else:
+            out.line(f"[yellow]![/] kept secret block '{block}': no deployment uses it — "
+                     "answer 'y' or pass --yes to delete it with the next clean")
     out.json({"dry_run": report.dry_run, "matched": [d.name for d in report.matched],
               "deleted": report.deleted, "failed": report.failed,
-              "stale_records": report.stale_records})
+              "stale_records": report.stale_records,
+              "orphan_secrets": report.orphan_secrets,
+              "secrets_deleted": report.secrets_deleted})
 
 
 def adopt_result(out: Output, report: AdoptReport) -> None:

@@ -29,6 +29,7 @@ from deploytasks.deploy.plan import Plan, PlanItem, RemoteDeployment, diff_field
 from deploytasks.deploy.pools import PoolStatus, base_job_template
 from deploytasks.deploy.prefect_api import PrefectGateway
 from deploytasks.deploy.records import AppliedRecord, SourceState, record_of
+from deploytasks.deploy.secret_blocks import SecretChange, SecretValue
 from deploytasks.deploy.specs import DeploymentSpec
 from deploytasks.deploy.takeover import judge, strip_our_tags
 from deploytasks.errors import DeployTasksError
@@ -57,6 +58,8 @@ class ApplyReport:
     planned: list[str] = field(default_factory=list)
     pools_created: list[str] = field(default_factory=list)
     pool_failures: dict[str, str] = field(default_factory=dict)
+    secrets_written: list[str] = field(default_factory=list)
+    secret_failures: dict[str, str] = field(default_factory=dict)  # deployment → why
 
     @property
     def failed(self) -> list[Outcome]:
@@ -112,6 +115,22 @@ async def create_missing_pools(config: ResolvedConfig, pools: list[PoolStatus],
                 report.pool_failures[pool.name] = str(error)
 
 
+async def apply_secrets(changes: list[SecretChange], wanted: dict[str, SecretValue],
+                        gateway: PrefectGateway, tags: list[str], report: ApplyReport) -> None:
+    """Create or update the Secret blocks whose value is new or changed, before the
+    deployments that reference them; a block that fails fails its deployments."""
+    for change in changes:
+        if change.action not in ("create", "update"):
+            continue
+        try:
+            await gateway.write_secret(wanted[change.block], tags,
+                                       exists=change.action == "update")
+            report.secrets_written.append(change.block)
+        except DeployTasksError as error:
+            for name in change.deployments:
+                report.secret_failures[name] = str(error)
+
+
 async def apply_plan(plan: Plan, gateway: PrefectGateway, *, concurrency: int,
                      report: ApplyReport, on_outcome: OnOutcome, blocked: dict[str, str],
                      context: ApplyContext) -> ApplyReport:
@@ -136,8 +155,9 @@ async def _apply_item(item: PlanItem, gateway: PrefectGateway,
                       context: ApplyContext) -> Outcome:
     assert item.spec is not None
     started = time.perf_counter()
-    if item.spec.work_pool in blocked:
-        return Outcome(item.name, item.action, False, blocked[item.spec.work_pool])
+    reason = blocked.get(item.spec.work_pool) or blocked.get(item.name)
+    if reason:
+        return Outcome(item.name, item.action, False, reason)
     if item.drift and context.refuse_drift:
         return Outcome(item.name, item.action, False, drift_refusal(item))
     try:

@@ -12,6 +12,7 @@ behind our back) are removed by the next clean.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -21,6 +22,7 @@ from deploytasks.deploy.ownership import Ownership, ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.prefect_api import PrefectGateway
 from deploytasks.deploy.records import record_name
+from deploytasks.deploy.secret_blocks import reference
 from deploytasks.errors import DeployTasksError, UsageError
 
 ALL_ENVIRONMENTS = "all"
@@ -45,6 +47,8 @@ class CleanReport:
     failed: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
     stale_records: list[str] = field(default_factory=list)  # of deployments gone meanwhile
+    orphan_secrets: list[str] = field(default_factory=list)  # our Secret blocks nothing uses
+    secrets_deleted: list[str] = field(default_factory=list)
 
 
 def check_request(pattern: str | None, *, orphans: bool, everything: bool) -> None:
@@ -149,6 +153,29 @@ async def stale_records(gateway: PrefectGateway, config: ResolvedConfig,
     alive = {d.id for d in project}
     return sorted(record.variable_name for record in records.values()
                   if record.deployment_id not in alive)
+
+
+def orphan_secrets(project: list[RemoteDeployment], deleted: list[RemoteDeployment],
+                   owned: dict[str, str | None]) -> list[str]:
+    """This project's Secret blocks that no deployment of it still references once
+    ``deleted`` are gone (a block in use by any environment's deployment is kept)."""
+    gone = {d.id for d in deleted}
+    used = " ".join(json.dumps(d.fields.get("job_variables") or {}) for d in project
+                    if d.id not in gone)
+    return sorted(block for block in owned if reference(block) not in used)
+
+
+def confirm_secrets(config: ResolvedConfig, blocks: list[str], owned: dict[str, str | None],
+                    *, yes: bool, confirm: Callable[[str], bool]) -> bool:
+    """Deleting orphaned Secret blocks asks when one is of a protected environment (no
+    terminal: they are kept, and the report lists them)."""
+    protected = {info.short_name for info in config.settings.environments.values()
+                 if info.protected}
+    guarded = sorted({env for b in blocks if (env := owned.get(b)) in protected and env})
+    if not guarded or yes:
+        return True
+    return confirm(f"Delete {len(blocks)} secret blocks no deployment uses any more, "
+                   f"including {', '.join(guarded)} ones?")
 
 
 def protected_envs(config: ResolvedConfig, matched: list[RemoteDeployment]) -> list[str]:

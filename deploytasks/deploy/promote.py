@@ -18,6 +18,7 @@ from dataclasses import replace
 
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import fields
+from deploytasks.deploy.containers import image_of
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.records import AppliedRecord, SourceState
@@ -33,7 +34,7 @@ def promote_specs(target: Resolution, source: ResolvedConfig, remote: list[Remot
     running = {(d.flow_name, d.name): d for d in remote
                if owner.owns(d.tags) and f"env:{source.env.short}" in d.tags}
     promoted = Resolution(target.config, target.flows, skipped=list(target.skipped),
-                          narrowed=True)
+                          narrowed=True, warnings=list(target.warnings))
     for spec in target.specs:
         name = deployment_name(source, spec.parts or spec.flow_folder, spec.kind)
         found = running.get((spec.flow_name, name))
@@ -78,9 +79,11 @@ def _not_promotable(spec: DeploymentSpec, found: RemoteDeployment | None,
 
 def pinned(spec: DeploymentSpec, source: RemoteDeployment) -> DeploymentSpec:
     """``spec`` running what ``source`` runs: the fields the table pins (``fields.py``: its
-    version, parameters, entrypoint and parameter schema), and for docker its exact image."""
+    version, parameters, entrypoint and parameter schema), and for a container deployment its
+    exact image, whatever pool types the two environments use (staging on docker, production
+    on kubernetes: ``image`` is the variable of both)."""
     spec = replace(spec, **fields.pinned(spec, source.fields))
     if spec.kind != "docker":
         return spec
-    image = (source.fields.get("job_variables") or {}).get("image", spec.image)
+    image = image_of(source.fields.get("job_variables") or {}) or spec.image
     return replace(spec, image=image, job_variables={**spec.job_variables, "image": image})

@@ -2,17 +2,20 @@
 
 Reads every expected deployment back from the API the UI uses and compares
 what a person would look at: name, description, tags, parameters, work pool
-(and that it exists), schedule state and status. Also checks that the UI
-itself answers, and gives each deployment's link and the commit, branch and remote it
-was last deployed from (its drift record: a self-hosted server drops version info).
+(that it exists, with the configured type), the image a container deployment runs,
+schedule state and status. Also checks that the UI itself answers, and gives each
+deployment's link and the commit, branch and remote it was last deployed from (its
+drift record: a self-hosted server drops version info).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from deploytasks.deploy import fields
+from deploytasks.deploy.containers import image_of
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.records import AppliedRecord
@@ -63,10 +66,15 @@ def version_info_of(spec: DeploymentSpec, record: AppliedRecord | None) -> dict[
 
 
 def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owner: Ownership,
-                     *, ui: str, pools: set[str], polled_pools: set[str],
+                     *, ui: str, pools: Mapping[str, str], polled_pools: set[str],
+                     pool_type: str | None = None,
                      record: AppliedRecord | None = None) -> DeploymentCheck:
     """Compare one spec with the server's deployment of the same flow and name (which must be
-    this project's: another project's or a hand-made one is not ours to vouch for)."""
+    this project's: another project's or a hand-made one is not ours to vouch for).
+
+    ``pools`` maps the server's pool names to their types; ``pool_type`` is the type the
+    configuration wants for the spec's pool (a kubernetes deployment on a docker pool
+    would run, but not as configured)."""
     if remote is None:
         return DeploymentCheck(spec.name, False, mismatches=["not found on the server"])
     if not owner.owns(remote.tags):
@@ -82,8 +90,12 @@ def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owne
     missing_tags = set(spec.tags) - set(remote.tags)
     if missing_tags:
         check.mismatches.append(f"tags lack {', '.join(sorted(missing_tags))}")
+    check.mismatches += _container_mismatches(spec, remote)
     if spec.work_pool not in pools:
         check.mismatches.append(f"work pool '{spec.work_pool}' does not exist")
+    elif pool_type and pools[spec.work_pool] != pool_type:
+        check.mismatches.append(f"work pool '{spec.work_pool}' is of type "
+                                f"'{pools[spec.work_pool]}', expected '{pool_type}'")
     elif spec.work_pool not in polled_pools:
         check.warnings.append(f"no worker polls '{spec.work_pool}': runs will wait "
                               f"(start one: prefect worker start --pool {spec.work_pool})")
@@ -97,3 +109,12 @@ def check_deployment(spec: DeploymentSpec, remote: RemoteDeployment | None, owne
         check.mismatches.append(f"{len(remote.schedules)} schedules, expected "
                                 f"{len(spec.schedules)}")
     return check
+
+
+def _container_mismatches(spec: DeploymentSpec, remote: RemoteDeployment) -> list[str]:
+    """A container deployment runs the image its job variables name, on every pool type."""
+    if spec.kind != "docker":
+        return []
+    running = image_of(remote.fields.get("job_variables") or {})
+    wanted = image_of(spec.job_variables)
+    return [] if running == wanted else [f"image is {running!r}, expected {wanted!r}"]

@@ -8,14 +8,17 @@ image that was never built) becomes a ``skipped`` finding for that flow only
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from deploytasks.changes import changed_since as changed_since_ref
 from deploytasks.config import ResolvedConfig
+from deploytasks.deploy.gitpin import GitPin, git_pin
 from deploytasks.deploy.rules import skipped
+from deploytasks.deploy.rules.source import pinned_source
 from deploytasks.deploy.schema_cache import SchemaCache
 from deploytasks.deploy.specs import (
     DeploymentSpec,
@@ -50,6 +53,7 @@ class Resolution:
     skipped: list[Finding] = field(default_factory=list)  # ``Finding.skipped``
     narrowed: bool = False
     known_names: set[str] = field(default_factory=set)  # of every flow, even invalid
+    warnings: list[Finding] = field(default_factory=list)  # shown; they block nothing
 
 
 def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] = (), *,
@@ -73,11 +77,34 @@ def resolve(config: ResolvedConfig, kinds: Sequence[Kind], flows: Sequence[str] 
     extra = Layer("custom parameters", {"parameters": parameters}, scope="cli") \
         if parameters else None
     schemas = SchemaCache(config.root)
+    pin = _git_pin(config, kinds)
     for flow in chosen:
-        _resolve_flow(resolution, flow, kinds, version, image_for, extra, schemas)
+        _resolve_flow(resolution, flow, kinds, SpecInputs(
+            version=version, commit=pin.commit if pin else None), image_for, extra, schemas)
+    if pin is not None:
+        _judge_pin(resolution, pin)
     _skip_name_clashes(resolution)
     schemas.save()
     return resolution
+
+
+def _git_pin(config: ResolvedConfig, kinds: Sequence[Kind]) -> GitPin | None:
+    """The commit python deployments clone, when workers clone (``source.git``)."""
+    git = config.settings.source.git
+    return git_pin(config.root, git) if git is not None and "python" in kinds else None
+
+
+def _judge_pin(resolution: Resolution, pin: GitPin) -> None:
+    """Warnings about the pinned commit; in a protected environment, an unfetchable commit
+    skips every python deployment (``rules.source``)."""
+    verdict = pinned_source(resolution.config, pin)
+    resolution.warnings += verdict.warnings
+    if verdict.refusal is None:
+        return
+    python = [spec for spec in resolution.specs if spec.kind == "python"]
+    resolution.specs = [spec for spec in resolution.specs if spec.kind != "python"]
+    resolution.skipped += [Finding.skipped(spec.flow_folder, spec.kind, spec.name,
+                                           *verdict.refusal) for spec in python]
 
 
 def known_names(config: ResolvedConfig, found: list[FlowSpec]) -> set[str]:
@@ -133,7 +160,7 @@ def _skip_name_clashes(resolution: Resolution) -> None:
 
 
 def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
-                  version: str | None, image_for: ImageLookup | None,
+                  base: SpecInputs, image_for: ImageLookup | None,
                   extra: Layer | None, schemas: SchemaCache) -> None:
     config = resolution.config
     left_out = skipped.invalid_flow(flow) or \
@@ -149,7 +176,7 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
         return
     for kind in wanted:
         try:
-            resolution.specs.append(_spec(config, flow, kind, version, schema, image_for, extra))
+            resolution.specs.append(_spec(config, flow, kind, base, schema, image_for, extra))
         except ServiceUnavailable:
             raise  # the engine or a registry is down: the whole run stops (exit 3)
         except DeployTasksError as error:
@@ -157,7 +184,7 @@ def _resolve_flow(resolution: Resolution, flow: FlowSpec, kinds: Sequence[Kind],
                 flow, kind, deployment_name(config, flow, kind), error))
 
 
-def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | None,
+def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, base: SpecInputs,
           schema: dict[str, Any], image_for: ImageLookup | None,
           extra: Layer | None) -> DeploymentSpec:
     resolved = config.deployment_settings(flow.folder, kind, extra)
@@ -167,8 +194,7 @@ def _spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, version: str | Non
     image = image_for(config, flow) if (kind == "docker" and image_for) else None
     env_values = read_env_values(config.root / Path(flow.path).parent,
                                  resolved.settings.env_vars, config.root)
-    inputs = SpecInputs(version=version, image=image, parameter_schema=schema,
-                        env_values=env_values)
+    inputs = replace(base, image=image, parameter_schema=schema, env_values=env_values)
     return build_spec(config, flow, kind, resolved.settings, accepted_parameters(flow),
                       inputs, from_defaults)
 
@@ -196,15 +222,20 @@ def _schema(root: Path, flow: FlowSpec, schemas: SchemaCache) -> dict[str, Any]:
     return schema
 
 
-def read_env_values(folder: Path, names: Sequence[str], root: Path) -> dict[str, str]:
-    """Values of the named keys from the flow's ``.env`` (registered as secrets), read
-    safely and parsed as the env-file rule parses it (``deploytasks.envfile``)."""
+def read_env_values(folder: Path, names: Sequence[str], root: Path,
+                    environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Values of the named keys (registered as secrets): from the process environment
+    when it has the key (a CI job's secrets, which beat files as environment variables do
+    everywhere here), else from the flow's ``.env``, read safely and parsed as the
+    env-file rule parses it (``deploytasks.envfile``)."""
     from deploytasks.secrets import register_secret
 
     if not names:
         return {}
+    environ = os.environ if environ is None else environ
     text, _ = read_text(folder / ".env", root) if (folder / ".env").is_file() else (None, None)
     values = parse_env(text, relative(folder / ".env", root)).values(names) if text else {}
+    values.update({name: environ[name] for name in names if environ.get(name)})
     for value in values.values():
         register_secret(value)
     return values

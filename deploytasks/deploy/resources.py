@@ -20,3 +20,14 @@ def memory_bytes(text: str) -> int:
 def docker_memory(text: str) -> str:
     """A memory size in the unit Docker's ``mem_limit`` takes (whole MiB)."""
     return f"{max(1, memory_bytes(text) // (1024 * 1024))}m"
+
+
+def kubernetes_memory(text: str) -> str:
+    """A memory size as a Kubernetes quantity (whole MiB: ``2g`` → ``2048Mi``; Kubernetes
+    reads a lower-case ``g`` as no unit it knows)."""
+    return f"{max(1, memory_bytes(text) // (1024 * 1024))}Mi"
+
+
+def kubernetes_cpu(cores: float) -> str:
+    """CPU cores as a Kubernetes quantity: whole cores as a number, else millicores."""
+    return str(int(cores)) if float(cores).is_integer() else f"{max(1, round(cores * 1000))}m"

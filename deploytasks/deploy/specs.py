@@ -16,8 +16,9 @@ from typing import Any
 
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import fields, schedule_items
+from deploytasks.deploy.containers import container_run, job_variables
 from deploytasks.deploy.ownership import ownership
-from deploytasks.deploy.resources import docker_memory
+from deploytasks.deploy.secret_blocks import SecretValue, block_name, reference
 from deploytasks.flows.discovery import FlowSpec
 from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
 
@@ -110,6 +111,8 @@ class DeploymentSpec:
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     parts: NameParts | None = field(default=None, compare=False)
+    # the values its env references, each in a Secret block (never in a document)
+    secrets: tuple[SecretValue, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -135,6 +138,7 @@ class SpecInputs:
     image: str | None = None
     parameter_schema: dict[str, Any] = field(default_factory=dict)
     env_values: dict[str, str] = field(default_factory=dict)
+    commit: str | None = None  # what workers clone with ``source.git`` (None: the branch)
 
 
 def deployment_name(config: ResolvedConfig, flow: str | NameParts | FlowSpec, kind: Kind) -> str:
@@ -169,6 +173,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
     """
     parameters, notes = _parameters(settings.parameters, accepted, default_parameter_names)
     pool = config.settings.work_pools[kind]
+    secrets = _secrets(config, flow.folder, settings, inputs)
     assert flow.entrypoint and flow.name, "build_spec takes valid flows only"
     return DeploymentSpec(
         name=deployment_name(config, flow, kind),
@@ -185,12 +190,13 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         tags=_tags(config, flow, kind, settings),
         parameters=parameters,
         parameter_schema=inputs.parameter_schema,
-        job_variables=_job_variables(config, kind, settings, inputs),
+        job_variables=_job_variables(config, kind, settings, inputs, secrets),
         schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
-        pull_steps=_pull_steps(config, kind),
+        pull_steps=_pull_steps(config, kind, inputs.commit),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
         parts=NameParts.of(flow),
+        secrets=secrets,
         **fields.configured(settings),
     )
 
@@ -216,23 +222,25 @@ def _tags(config: ResolvedConfig, flow: FlowSpec, kind: Kind,
     return (*reserved, *extra)
 
 
+def _secrets(config: ResolvedConfig, flow: str, settings: DeploymentSettings,
+             inputs: SpecInputs) -> tuple[SecretValue, ...]:
+    """The ``env_vars`` values found, each with the Secret block that holds it."""
+    project, env = config.settings.project, config.env.short
+    return tuple(SecretValue(block_name(project, env, flow, key), key, inputs.env_values[key])
+                 for key in settings.env_vars if key in inputs.env_values)
+
+
 def _job_variables(config: ResolvedConfig, kind: Kind, settings: DeploymentSettings,
-                   inputs: SpecInputs) -> dict[str, Any]:
-    derived: dict[str, Any] = {}
+                   inputs: SpecInputs, secrets: tuple[SecretValue, ...]) -> dict[str, Any]:
+    """What the worker gets: for a container deployment, its run mapped onto the pool
+    type's variables (``containers``); the env references Secret blocks, never values;
+    the configured ``job_variables`` win."""
+    env = {secret.key: reference(secret.block) for secret in secrets}
     if kind == "docker":
-        docker = config.settings.docker
-        derived["image"] = inputs.image
-        derived["image_pull_policy"] = docker.pull_policy
-        if docker.network_mode:
-            derived["network_mode"] = docker.network_mode
-        if settings.resources.memory:
-            derived["mem_limit"] = docker_memory(settings.resources.memory)
-        if settings.resources.cpu:
-            derived["container_create_kwargs"] = {"nano_cpus": int(settings.resources.cpu * 1e9)}
-    env = {name: inputs.env_values[name] for name in settings.env_vars
-           if name in inputs.env_values}
-    if env:
-        derived["env"] = env
+        run = container_run(config.settings.docker, settings, inputs.image, env)
+        derived = job_variables(config.settings.work_pools[kind].type, run)
+    else:
+        derived = {"env": env} if env else {}
     return {**derived, **settings.job_variables}
 
 
@@ -264,14 +272,21 @@ def _utc(moment: datetime | None) -> str | None:
     return aware.astimezone(tz.utc).isoformat()
 
 
-def _pull_steps(config: ResolvedConfig, kind: Kind) -> tuple[dict[str, Any], ...]:
+def _pull_steps(config: ResolvedConfig, kind: Kind,
+                commit: str | None) -> tuple[dict[str, Any], ...]:
+    """Where the worker finds the code: the image's folder, a clone of the commit being
+    deployed (Prefect takes a branch or a commit, not both), or this checkout's folder."""
     if kind == "docker":
         return ({SET_WORKING_DIRECTORY: {"directory": config.settings.docker.workdir}},)
     source = config.settings.source
     if source.git is not None:
-        step: dict[str, Any] = {"repository": source.git.url, "branch": source.git.branch}
+        step: dict[str, Any] = {"repository": source.git.url}
+        step.update({"commit_sha": commit} if commit else {"branch": source.git.branch})
         if source.git.credentials_block:
             step["credentials"] = "{{ " + source.git.credentials_block + " }}"
+        if source.git.access_token_block:
+            step["access_token"] = ("{{ prefect.blocks.secret."
+                                    + source.git.access_token_block + " }}")
         return ({GIT_CLONE: step},)
     directory = source.directory or str(config.root)
     return ({SET_WORKING_DIRECTORY: {"directory": directory}},)

@@ -66,8 +66,10 @@ async def _check(resolution: Resolution) -> CheckResult:
         ui_problem = await gateway.ui_problem(ui)
         records = await gateway.read_records([*owner.tags, f"env:{config.env.short}"])
     by_key = {d.key: d for d in remote}
-    checks = [check_deployment(spec, found, owner, ui=ui, pools=set(pools),
-                               polled_pools=polled,
+    types = {name: pool.type for name, pool in pools.items()}
+    wanted = {pool.name: pool.type for pool in config.settings.work_pools.values()}
+    checks = [check_deployment(spec, found, owner, ui=ui, pools=types,
+                               polled_pools=polled, pool_type=wanted.get(spec.work_pool),
                                record=records.get(found.id) if found else None)
               for spec in resolution.specs for found in [by_key.get(spec.key)]]
     return CheckResult(resolution, checks, ui_problem)

@@ -19,9 +19,11 @@ from deploytasks.deploy.clean import (
     CleanRequest,
     check_request,
     confirm_protected,
+    confirm_secrets,
     delete_all,
     guard_orphans,
     in_scope,
+    orphan_secrets,
     read_project,
     select,
     stale_records,
@@ -93,7 +95,8 @@ def _orphans(config: ResolvedConfig, every_env: bool) -> tuple[set[tuple[str, st
 async def clean_resolved(config: ResolvedConfig, request: CleanRequest, options: CleanOptions,
                          confirm: Confirm, *, flows_found: int = 1) -> CleanReport:
     """Select this project's deployments the request matches and delete them (unless dry),
-    with their records and the records of deployments that are gone."""
+    with their records, the records of deployments that are gone, and the project's Secret
+    blocks no remaining deployment uses (a protected environment asks first)."""
     owner = ownership(config)
     async with session.gateway(config) as gateway:
         project = await read_project(gateway, config)
@@ -101,11 +104,20 @@ async def clean_resolved(config: ResolvedConfig, request: CleanRequest, options:
         guard_orphans(config, request, len(report.matched), len(in_scope(project, request, owner)),
                       flows_found=flows_found, force=options.force)
         report.stale_records = await stale_records(gateway, config, project)
+        owned = await gateway.read_secret_records(list(owner.tags))
         if options.dry_run:
+            report.orphan_secrets = orphan_secrets(project, report.matched, owned)
             return report
         if report.matched:
             confirm_protected(config, report.matched, yes=options.yes, confirm=confirm)
             await delete_all(gateway, report)
         for name in report.stale_records:
             await gateway.delete_record(name)
+        gone = [d for d in report.matched if d.name in report.deleted]
+        report.orphan_secrets = orphan_secrets(project, gone, owned)
+        if report.orphan_secrets and confirm_secrets(config, report.orphan_secrets, owned,
+                                                     yes=options.yes, confirm=confirm):
+            for block in report.orphan_secrets:
+                await gateway.delete_secret(block)
+            report.secrets_deleted = list(report.orphan_secrets)
         return report

@@ -1,4 +1,5 @@
-"""Deploy: plan against the server, create the pools the writes need, send the writes.
+"""Deploy: plan against the server, create the pools and Secret blocks the writes need, send
+the writes.
 
 ``deploy`` is what the ``deploy.*`` and ``env.deploy-*`` tasks run;
 ``deploy_resolved`` is the apply they share with ``env.promote`` and the Python
@@ -14,17 +15,24 @@ from pathlib import Path
 
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import session
-from deploytasks.deploy.apply import ApplyReport, apply_plan, context_for, create_missing_pools
+from deploytasks.deploy.apply import (
+    ApplyReport,
+    apply_plan,
+    apply_secrets,
+    context_for,
+    create_missing_pools,
+)
 from deploytasks.deploy.plan import Plan
 from deploytasks.deploy.prefect_api import RequestCounter
 from deploytasks.deploy.records import SourceState
 from deploytasks.deploy.resolve import Resolution
+from deploytasks.deploy.secret_blocks import blocked_by_conflicts, wanted_secrets
 from deploytasks.deploy.specs import DeploymentSpec
 from deploytasks.deploy.version import source_state
 from deploytasks.errors import Interrupted, UsageError
 from deploytasks.service.progress import SILENT, Progress
 from deploytasks.service.selection import Checked, NotValid, Selection, resolve_checked
-from deploytasks.service.state import ServerState, state_with
+from deploytasks.service.state import ServerState, secret_tags, state_with
 from deploytasks.settings import Kind
 
 
@@ -89,8 +97,14 @@ async def deploy_resolved(resolution: Resolution, kinds: list[Kind], limit: int,
         needed = {item.spec.kind for item in state.plan.writes if item.spec}
         await create_missing_pools(resolution.config,
                                    [p for p in state.pools if p.kind in needed], gateway, report)
+        wanted = {name: secret for name, (secret, _) in
+                  wanted_secrets(resolution.specs).items()}
+        await apply_secrets(state.secrets, wanted, gateway, secret_tags(resolution.config),
+                            report)
         blocked = {p.name: p.problem.message for p in state.pools if p.problem}
         blocked.update(report.pool_failures)
+        blocked.update(blocked_by_conflicts(state.secrets))
+        blocked.update(report.secret_failures)
         source = source_state(resolution.config.root) if state.plan.writes else None
         context = context_for(resolution.config, state.records, source or SourceState(),
                               force=force)

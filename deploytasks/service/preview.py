@@ -56,9 +56,11 @@ class PlanResult:
 
     @property
     def failed(self) -> bool:
-        """Whether a deploy would be blocked: problems, conflicts, or refused drift."""
+        """Whether a deploy would be blocked: problems, conflicts (of deployments or Secret
+        blocks), or refused drift."""
         refused = self.protected and bool(self.state.plan.drifted) and not self.force
-        return self.checked.invalid or bool(self.state.plan.of("conflict")) or refused
+        return self.checked.invalid or bool(self.state.plan.of("conflict")) or refused \
+            or self.state.secret_conflicts
 
 
 def build(selection: Selection) -> BuildResult:

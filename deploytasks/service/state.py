@@ -1,4 +1,5 @@
-"""What the server holds for a resolution: the plan, the pools and the drift records.
+"""What the server holds for a resolution: the plan, the pools, the drift records and the
+Secret blocks the specs reference.
 
 Read in one go through one gateway, so that a plan costs a handful of requests
 whatever the number of deployments; deploying reads the same state through the
@@ -17,6 +18,7 @@ from deploytasks.deploy.pools import PoolStatus, check_pools
 from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
 from deploytasks.deploy.records import AppliedRecord
 from deploytasks.deploy.resolve import Resolution
+from deploytasks.deploy.secret_blocks import SecretChange, plan_secrets, wanted_secrets
 from deploytasks.settings import Kind
 
 
@@ -28,6 +30,12 @@ class ServerState:
     pools: list[PoolStatus]
     requests: RequestCounter
     records: dict[str, AppliedRecord] = field(default_factory=dict)
+    secrets: list[SecretChange] = field(default_factory=list)
+
+    @property
+    def secret_conflicts(self) -> bool:
+        """A Secret block with our name that is not ours: its deployments are not written."""
+        return any(change.action == "conflict" for change in self.secrets)
 
 
 def read_plan(resolution: Resolution, kinds: list[Kind]) -> Plan:
@@ -55,7 +63,24 @@ async def state_with(gateway: PrefectGateway, resolution: Resolution,
     existing = await gateway.read_work_pools()
     pools = check_pools(config.settings.work_pools, kinds,
                         {name: pool.type for name, pool in existing.items()})
-    return ServerState(plan, pools, gateway.counter, records)
+    secrets = await _secret_changes(gateway, resolution, secret_tags(config))
+    return ServerState(plan, pools, gateway.counter, records, secrets)
+
+
+def secret_tags(config: ResolvedConfig) -> list[str]:
+    """The tags of the records that make a Secret block this project's in this env."""
+    return [*ownership(config).tags, f"env:{config.env.short}"]
+
+
+async def _secret_changes(gateway: PrefectGateway, resolution: Resolution,
+                          tags: list[str]) -> list[SecretChange]:
+    """Each Secret block the specs reference, against the server (no read when none)."""
+    wanted = wanted_secrets(resolution.specs)
+    if not wanted:
+        return []
+    server = await gateway.read_secret_digests(sorted(wanted))
+    owned = await gateway.read_secret_records(tags) if server else {}
+    return plan_secrets(wanted, server, set(owned))
 
 
 async def read_pools(config: ResolvedConfig, kinds: list[Kind]) -> list[PoolStatus]:

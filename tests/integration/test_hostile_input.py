@@ -388,7 +388,15 @@ def test_env_values_that_look_like_options(repo: Repo) -> None:
     expected = dict(line.split("=", 1) for line in source.splitlines()
                     if line and not line.startswith("#"))
     expected["HOSTILE_QUOTED"] = expected["HOSTILE_QUOTED"].strip("'")
-    assert live.job_variables["env"] == expected
+    # each value reaches its Secret block literally; the deployment holds references
+    prefix, suffix = "{{ prefect.blocks.secret.", " }}"
+    references = live.job_variables["env"]
+    assert set(references) == set(expected)
+    with client(repo.api_url) as prefect:
+        stored = {key: prefect.read_block_document_by_name(
+            ref.removeprefix(prefix).removesuffix(suffix), "secret").data["value"]
+            for key, ref in references.items()}
+    assert stored == expected
     repo.unchanged()
 
 

@@ -11,7 +11,9 @@ deployment, flow and work pool on the server, and the user's docker config are
 searched for the secrets.
 
 Only configuration that names a key (``env_vars: [KEY]``) sends a ``.env`` value
-to the server, as the deployment's job variable; it is still never printed.
+to the server, and only into a Secret block of the project: the deployment's job
+variable references the block (``{{ prefect.blocks.secret.<name> }}``), so no
+deployment, flow or pool holds it, and it is never printed.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
     cli_env,
+    client,
     deployment,
     deployments_by_name,
     edit,
@@ -331,7 +334,9 @@ def test_env_vars_named_in_config_reach_the_server_but_are_never_printed(world: 
     done = world.cli("deploy.all", "--env", "dev", "--json")
     assert done.code == 0, done.describe()
     docker = deployment(world.api_url, FLOW_NAMES["rpa1"], world.ns.name("rpa1", "docker"))
-    assert docker.job_variables["env"] == {token_key: first}
+    block = _secret_block(docker.job_variables["env"][token_key])
+    assert _block_value(world.api_url, block) == first
+    assert done.json()["secrets_written"] == [block]  # one block, shared by both kinds
     for flow in ("rpa2", "rpa3"):
         other = deployment(world.api_url, FLOW_NAMES[flow], world.ns.name(flow, "docker"))
         assert "env" not in other.job_variables
@@ -342,7 +347,8 @@ def test_env_vars_named_in_config_reach_the_server_but_are_never_printed(world: 
     world.secrets.env_values["rpa1"][f"{token_key} (new)"] = second
     changed = world.cli("deploy.test", "--env", "dev", "--verbose")  # --json: see below
     assert changed.code == 0, changed.describe()
-    assert "job_variables.env: '********' → '********'" in changed.stdout, changed.describe()
+    assert f"secret block '{block}' ({token_key}): value changed (not shown)" in \
+        changed.stdout, changed.describe()
     for mode in ((), ("--json",)):
         # check compares what the UI shows (not job variables): it may pass or not
         world.cli("deploy.check", "--env", "dev", "--verbose", *mode)
@@ -353,14 +359,14 @@ def test_env_vars_named_in_config_reach_the_server_but_are_never_printed(world: 
                         "--verbose", *mode)
     updated = world.cli("deploy.all", "--env", "dev", "--verbose")
     assert updated.code == 0, updated.describe()
-    docker = deployment(world.api_url, FLOW_NAMES["rpa1"], world.ns.name("rpa1", "docker"))
-    assert docker.job_variables["env"] == {token_key: second}
+    assert _block_value(world.api_url, block) == second
+    again = world.cli("deploy.all", "--env", "dev", "--json")
+    assert again.json()["requests"]["writes"] == 0, again.describe()  # unchanged: no write
 
     printed = {**output_haystacks(world.runs), **file_haystacks(world.root / "build")}
     assert leaks(printed, world.secrets.all()) == []
-    on_server = server_haystack(world.api_url)
-    others = {k: v for k, v in world.secrets.all().items() if token_key not in k}
-    assert leaks(on_server, others) == []  # only the named key went to the server
+    on_server = server_haystack(world.api_url)  # deployments, flows, pools: no value at all
+    assert leaks(on_server, world.secrets.all()) == []
 
 
 def test_a_mistyped_env_line_does_not_echo_its_value(world: World) -> None:
@@ -387,15 +393,29 @@ def test_plan_json_masks_the_env_value_on_the_server(world: World) -> None:
     deployed = world.cli("deploy.all", "--env", "dev", "--json")
     assert deployed.code == 0, deployed.describe()
     live = deployment(world.api_url, FLOW_NAMES["rpa1"], world.ns.name("rpa1", "docker"))
-    old = live.job_variables["env"][token_key]
+    block = _secret_block(live.job_variables["env"][token_key])
+    old = _block_value(world.api_url, block)
     new = _token("envTOKENrpa1c")
     edit(world.root / "flows/rpa1/.env", old, new)
     plan = world.cli("deploy.test", "--env", "dev", "--json")
     assert plan.code == 0, plan.describe()
-    changed = [item for item in plan.json()["plan"] if item["action"] == "update"]
-    assert sorted(item["name"] for item in changed) == sorted(
-        world.ns.name("rpa1", kind) for kind in ("python", "docker"))
+    assert [item for item in plan.json()["plan"] if item["action"] != "unchanged"] == []
+    assert plan.json()["secrets"] == [{"name": block, "key": token_key, "action": "update",
+                                      "deployments": sorted(world.ns.name("rpa1", kind)
+                                                            for kind in ("docker", "python"))}]
     assert leaks({"deploy.test --json": plan.stdout}, {"old": old, "new": new}) == []
+
+
+def _secret_block(reference: str) -> str:
+    """The block a job variable references."""
+    prefix, suffix = "{{ prefect.blocks.secret.", " }}"
+    assert reference.startswith(prefix) and reference.endswith(suffix), reference
+    return reference.removeprefix(prefix).removesuffix(suffix)
+
+
+def _block_value(api_url: str, block: str) -> str:
+    with client(api_url) as prefect:
+        return prefect.read_block_document_by_name(block, "secret").data["value"]
 
 
 # ---- credentials inside the API URL (no Docker needed) -------------------------------------------

@@ -135,6 +135,25 @@ def _wrong_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.python", "--flow", "rpa1")
 
 
+def _unsupported_pool_type(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "environments" / "staging.yaml",
+         "docker: {name: docker-pool-staging, type: docker}",
+         "docker: {name: docker-pool-staging, type: ecs}")
+    return run(repo, "deploy.test", "--env", "staging")
+
+
+def _limit_below_request(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "environments" / "development.yaml", "    cpu: 0.5\n",
+         "    cpu: 0.5\n    memory_limit: 256Mi\n")
+    return run(repo, "deploy.validate", "--offline")
+
+
+def _unpushed_commit(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "  git: null",
+         f"  git: {{url: {(repo.parent / 'remote.git').as_uri()}}}")
+    return run(repo, "deploy.python", "--env", "prod", "--flow", "rpa1")
+
+
 def _wait_budget(repo: Path) -> subprocess.CompletedProcess[str]:
     edit(repo / "config" / "deployment-config.yaml", "  wait_budget: 600\n", "  wait_budget: 1\n")
     with ApiProxy(os.environ["PREFECT_API_URL"], limit=2, window=10) as proxy:
@@ -251,6 +270,10 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "invalid flow": (_invalid_flow, 1, "invalid flow: SyntaxError"),
     "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
     "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),
+    "unsupported pool type": (_unsupported_pool_type, 2,
+                              "'ecs' is not a container work pool type"),
+    "limit below request": (_limit_below_request, 1, "is below the memory request"),
+    "unpushed commit": (_unpushed_commit, 1, "is not on origin/main"),
     "port taken": (_port_taken, 2, "is taken: something already listens"),
     "reserved tag": (_reserved_tag, 2, "tag 'env:prod' is reserved"),
     "missing project": (_missing_project, 2, "project name is missing"),

@@ -22,7 +22,8 @@ from deploytasks.settings import DeploymentSettings
 
 OURS = Ownership("managed-by:deploytasks", "team-a")
 NOT_FIELDS = {"name", "flow_folder", "flow_name", "kind", "environment", "image", "notes",
-              "parts"}  # the spec's identity, its image (a job variable) and its notes
+              "parts", "secrets"}  # the spec's identity, its image (a job variable), its
+# notes, and the values its env references (kept in Secret blocks, never a field)
 
 
 def spec(**changes: Any) -> DeploymentSpec:

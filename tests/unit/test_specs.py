@@ -9,6 +9,7 @@ import pytest
 from deploytasks.config import ENV_VARIABLES, ConfigurationManager
 from deploytasks.deploy.resolve import resolve
 from deploytasks.deploy.rules import check_spec
+from deploytasks.deploy.secret_blocks import block_name, reference
 from deploytasks.deploy.specs import (
     GIT_CLONE,
     SET_WORKING_DIRECTORY,
@@ -138,7 +139,12 @@ def test_work_pools_follow_the_environment(repo_copy: Path) -> None:
 def test_env_vars_come_from_the_flow_env_file(repo_copy: Path) -> None:
     (repo_copy / "flows/rpa1/.env").write_text("API_TOKEN='tok-123456'\nOTHER=x\n")
     edit(MAIN, "  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN]\n")
-    assert specs("dev")["rpa1-docker-dev"].job_variables["env"] == {"API_TOKEN": "tok-123456"}
+    spec = specs("dev")["rpa1-docker-dev"]
+    [secret] = spec.secrets
+    assert (secret.key, secret.value) == ("API_TOKEN", "tok-123456")
+    assert secret.block == block_name("rpa-platform", "dev", "rpa1", "API_TOKEN")
+    assert spec.job_variables["env"] == {"API_TOKEN": reference(secret.block)}
+    assert "tok-123456" not in repr(spec) and "tok-123456" not in str(spec.to_document())
 
 
 def test_defaults_parameter_the_flow_does_not_take_is_dropped(repo_copy: Path) -> None:
@@ -241,3 +247,57 @@ def test_two_schedules_with_one_slug_are_refused(repo_copy: Path) -> None:
     edit(MAIN, SCHEDULED, SCHEDULED + "        slug: s\n      - interval: 60\n        slug: s\n")
     with pytest.raises(ConfigError, match="two schedules have the slug 's'"):
         ConfigurationManager().load("dev")
+
+
+def test_git_source_with_an_access_token_block_references_the_secret(repo_copy: Path) -> None:
+    edit(MAIN, "  git: null", '  git: {url: "https://example.com/acme/private.git",'
+         " access_token_block: acme-token}")
+    (step,) = specs("dev")["rpa1-python-dev"].pull_steps
+    # repo_copy is no git work tree: there is no commit to pin, so the branch is cloned
+    assert step == {GIT_CLONE: {"repository": "https://example.com/acme/private.git",
+                                "branch": "main",
+                                "access_token": "{{ prefect.blocks.secret.acme-token }}"}}
+
+
+def test_git_source_takes_one_credential(repo_copy: Path) -> None:
+    from deploytasks.errors import ConfigError
+
+    edit(MAIN, "  git: null", '  git: {url: "https://example.com/a.git", access_token_block: t,'
+         " credentials_block: prefect.blocks.github-credentials.c}")
+    with pytest.raises(ConfigError, match="set credentials_block or access_token_block"):
+        ConfigurationManager().load("dev")
+
+
+def test_a_git_source_pins_the_commit_being_deployed(repo_copy: Path) -> None:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    edit(MAIN, "  git: null", '  git: {url: "https://example.com/acme/flows.git"}')
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    config = ConfigurationManager().load("dev")
+    resolution = resolve(config, ("python",), flows=["rpa1"])
+    (step,) = resolution.specs[0].pull_steps
+    assert step == {GIT_CLONE: {"repository": "https://example.com/acme/flows.git",
+                                "commit_sha": git("rev-parse", "HEAD")}}
+    # no remote-tracking branch: not fetchable by a worker, said as a warning in development
+    assert [w.setting for w in resolution.warnings] == ["source.git"]
+    assert "is not on origin/main" in resolution.warnings[0].message
+    production = resolve(ConfigurationManager().load("prod"), ("python",), flows=["rpa1"])
+    assert production.specs == [] and len(production.skipped) == 1
+
+
+def test_an_env_var_of_the_environment_beats_the_env_file(
+        repo_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo_copy / "flows/rpa1/.env").write_text("API_TOKEN=from-file\n")
+    edit(MAIN, "  rpa1:\n", "  rpa1:\n    env_vars: [API_TOKEN, CI_ONLY]\n")
+    monkeypatch.setenv("CI_ONLY", "from-ci-secret")
+    values = {s.key: s.value for s in specs("dev")["rpa1-python-dev"].secrets}
+    assert values == {"API_TOKEN": "from-file", "CI_ONLY": "from-ci-secret"}
+    monkeypatch.setenv("API_TOKEN", "from-ci-too")
+    values = {s.key: s.value for s in specs("dev")["rpa1-python-dev"].secrets}
+    assert values["API_TOKEN"] == "from-ci-too"

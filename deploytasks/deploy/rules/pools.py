@@ -1,5 +1,6 @@
 """Rules about the configured work pools: one that exists must have the type its kind of
-deployment needs. A pool is never changed to fix it (it may serve other projects)."""
+deployment needs (a pool is never changed to fix it: it may serve other projects), and one
+that is missing must be creatable: its worker type's package is installed."""
 
 from __future__ import annotations
 
@@ -16,3 +17,9 @@ def wrong_pool_type(kind: str, name: str, wanted: str, actual: str | None) -> Fi
         f"'{wanted}'", f"use another pool name in work_pools.{kind}",
         kind=kind, setting=f"work_pools.{kind}",
     )
+
+
+def uncreatable_pool(kind: str, name: str, message: str, hint: str) -> Finding:
+    """The pool is missing and cannot be created here (``message``/``hint`` say why)."""
+    return Finding(ERROR, None, None, f"work pool '{name}' does not exist, and {message}",
+                   hint, kind=kind, setting=f"work_pools.{kind}")
