@@ -410,15 +410,23 @@ def work_pools(api_url: str) -> dict[str, Any]:
         return {p.name: p for p in _paged(prefect_client.read_work_pools)}
 
 
-def server_dump(api_url: str) -> dict[str, Any]:
-    """Every deployment, flow and work pool, as JSON data sorted by id (to compare states)."""
+# What the server changes by itself while workers come and go (the foreman marks pools and
+# deployments ready or not ready): not a write of the client under test.
+LIVENESS_FIELDS = frozenset({"status", "last_polled", "updated"})
+
+
+def server_dump(api_url: str, *, liveness: bool = True) -> dict[str, Any]:
+    """Every deployment, flow and work pool, as JSON data sorted by id (to compare states);
+    without the fields the server keeps up to date by itself when ``liveness`` is False."""
     with client(api_url) as prefect_client:
         dump = {
             "deployments": _paged(prefect_client.read_deployments),
             "flows": _paged(prefect_client.read_flows),
             "work_pools": _paged(prefect_client.read_work_pools),
         }
-    return {kind: sorted((item.model_dump(mode="json") for item in items),
+    drop = set() if liveness else LIVENESS_FIELDS
+    return {kind: sorted(({k: v for k, v in item.model_dump(mode="json").items()
+                           if k not in drop} for item in items),
                          key=lambda d: str(d["id"]))
             for kind, items in dump.items()}
 
