@@ -18,6 +18,7 @@ from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import fields, schedule_items
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.resources import docker_memory
+from deploytasks.deploy.triggers import named as named_triggers
 from deploytasks.flows.discovery import FlowSpec
 from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
 
@@ -107,6 +108,7 @@ class DeploymentSpec:
     pull_steps: tuple[dict[str, Any], ...]
     concurrency_options: dict[str, Any] | None = None  # collision strategy, grace period
     paused: bool = False
+    triggers: tuple[dict[str, Any], ...] = ()  # prefect.yaml's trigger mappings, each named
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     parts: NameParts | None = field(default=None, compare=False)
@@ -170,8 +172,9 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
     parameters, notes = _parameters(settings.parameters, accepted, default_parameter_names)
     pool = config.settings.work_pools[kind]
     assert flow.entrypoint and flow.name, "build_spec takes valid flows only"
+    name = deployment_name(config, flow, kind)
     return DeploymentSpec(
-        name=deployment_name(config, flow, kind),
+        name=name,
         flow_folder=flow.folder,
         flow_name=flow.name,
         kind=kind,
@@ -188,6 +191,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         job_variables=_job_variables(config, kind, settings, inputs),
         schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
         pull_steps=_pull_steps(config, kind),
+        triggers=named_triggers(name, settings.triggers),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
         parts=NameParts.of(flow),
