@@ -364,6 +364,21 @@ class DeploymentSettings(Strict):
 
     concurrency_limit: ConcurrencyLimit | None = None
     paused: bool = False  # applied when it changes: a pause made in the UI is kept otherwise
+    # prefect.yaml's trigger mappings, one automation each (checked with Prefect's own trigger
+    # models when loaded: a bad one is bad configuration; deploy/triggers.py)
+    triggers: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("triggers")
+    @classmethod
+    def _triggers_prefect_accepts(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if value:
+            from deploytasks.deploy.triggers import refused
+
+            problem = refused(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
     enforce_parameter_schema: bool = True
     resources: Resources = Field(default_factory=Resources)
     env_vars: list[str] = Field(default_factory=list)

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from deploytasks.config import ResolvedConfig
 from deploytasks.deploy import interrupt
-from deploytasks.deploy.fields import projected
+from deploytasks.deploy.fields import TRIGGERS, projected
 from deploytasks.deploy.ownership import Ownership, ownership
 from deploytasks.deploy.plan import Plan, PlanItem, RemoteDeployment, diff_fields
 from deploytasks.deploy.pools import PoolStatus, base_job_template
@@ -169,9 +169,8 @@ async def _apply_item(item: PlanItem, gateway: PrefectGateway,
             outcome = await _create(item, flow_id, gateway, context)
         else:
             assert item.remote is not None
-            await gateway.update_deployment(item.remote, item.spec,
-                                            {c.field for c in item.changes},
-                                            context.version_info(item.spec))
+            await _update(item.remote, item.spec, {c.field for c in item.changes}, gateway,
+                          context)
             outcome = await _recorded(item, item.remote.id, gateway, context)
     except DeployTasksError as error:
         outcome = Outcome(item.name, item.action, False, error.message)
@@ -189,7 +188,7 @@ async def _create(item: PlanItem, flow_id: Any, gateway: PrefectGateway,
                   context: ApplyContext) -> Outcome:
     """Create one deployment, unless one appeared under its name since the plan."""
     assert item.spec is not None
-    now = await gateway.read_deployment_named(item.flow_name, item.name)
+    now = await gateway.read_deployment_named(item.flow_name, item.name, context.ownership)
     if now is not None:
         return await _appeared(item, now, gateway, context)
     deployment_id = await gateway.create_deployment(item.spec, flow_id,
@@ -199,6 +198,9 @@ async def _create(item: PlanItem, flow_id: Any, gateway: PrefectGateway,
         refused = await _undo_takeover(item, deployment_id, since, gateway, context)
         if refused is not None:
             return refused
+    if item.spec.triggers:  # only on a deployment that is ours (not one we took over)
+        await gateway.sync_triggers(deployment_id, item.spec.name, item.spec.triggers, (),
+                                    context.record_tags)
     return await _recorded(item, deployment_id, gateway, context)
 
 
@@ -215,9 +217,18 @@ async def _appeared(item: PlanItem, now: RemoteDeployment, gateway: PrefectGatew
     wanted = item.spec.comparable()
     changes = diff_fields(projected(now.fields, wanted), wanted)
     if changes:
-        await gateway.update_deployment(now, item.spec, {c.field for c in changes},
-                                        context.version_info(item.spec))
+        await _update(now, item.spec, {c.field for c in changes}, gateway, context)
     return await _recorded(item, now.id, gateway, context)
+
+
+async def _update(remote: RemoteDeployment, spec: DeploymentSpec, changed: set[str],
+                  gateway: PrefectGateway, context: ApplyContext) -> None:
+    """Send the changed fields, then keep the triggers' automations in step when they
+    changed."""
+    await gateway.update_deployment(remote, spec, changed, context.version_info(spec))
+    if TRIGGERS.name in changed:
+        await gateway.sync_triggers(remote.id, spec.name, spec.triggers, remote.automations,
+                                    context.record_tags)
 
 
 async def _undo_takeover(item: PlanItem, deployment_id: str, since: str,

@@ -6,8 +6,8 @@ is hard to aim wrong: an empty or blank pattern is an error, deleting everything
 needs ``--all``, a pattern equal to a deployment's name matches that name only
 (glob characters and all), production asks, and an orphan clean that would wipe
 an implausible share of the project refuses without ``--force``. Deleting a
-deployment deletes its record too; records whose deployment is gone (deleted
-behind our back) are removed by the next clean.
+deployment deletes its record and our automations of it (its triggers) too; records
+whose deployment is gone (deleted behind our back) are removed by the next clean.
 """
 
 from __future__ import annotations
@@ -135,9 +135,12 @@ async def read_project(gateway: PrefectGateway, config: ResolvedConfig) -> list[
 
 
 async def delete_all(gateway: PrefectGateway, report: CleanReport) -> None:
-    """Delete each matched deployment and its record; one failure does not stop the rest."""
+    """Delete each matched deployment, our automations of it (by id: a hand-made one
+    stays) and its record; one failure does not stop the rest."""
     for deployment in report.matched:
         try:
+            await gateway.delete_automations([a.id for a in deployment.automations],
+                                             deployment.name)
             await gateway.delete_deployment(deployment.id, deployment.name)
             report.deleted.append(deployment.name)
             await gateway.delete_record(record_name(deployment.id))

@@ -20,10 +20,11 @@ changes it only when the configuration changed it since the last apply (its drif
 record says what was applied; no record counts as ``unset``), so a pause made in the
 UI survives a redeploy, as a paused schedule does.
 
-The rows are in the order a plan lists changes. Schedules are the one row the
-payloads leave out (``synced``): the gateway sends them with a create and then keeps
+The rows are in the order a plan lists changes. Schedules and triggers are the rows the
+payloads leave out (``synced``): the gateway sends schedules with a create and then keeps
 them in step one by one, so a schedule paused in the UI stays paused
-(``prefect_api/schedules.py``).
+(``prefect_api/schedules.py``); each trigger is an automation of its own, made after the
+deployment and kept in step by id (``prefect_api/automations.py``).
 """
 
 from __future__ import annotations
@@ -118,6 +119,17 @@ SCHEDULES = DeploymentField("schedules", "schedules", plain=lambda s: [x.to_dict
                             compared=lambda s: sorted(x.compared() for x in s), synced=True,
                             project=_project_schedules)
 
+def _compared_triggers(documents: Any) -> Any:
+    from deploytasks.deploy.triggers import compared
+
+    return compared(list(documents))
+
+
+# Each trigger is an automation of its own, read with the snapshot and kept in step by name
+# and document hash (``deploy/triggers.py``, ``prefect_api/automations.py``).
+TRIGGERS = DeploymentField("triggers", "triggers", plain=lambda t: [dict(x) for x in t],
+                           compared=_compared_triggers, synced=True)
+
 FIELDS: tuple[DeploymentField, ...] = (
     DeploymentField("description", "description", shown=True, restore=True),
     DeploymentField("version", "version", pin=lambda source, own: source, restore=True),
@@ -144,6 +156,7 @@ FIELDS: tuple[DeploymentField, ...] = (
     DeploymentField("paused", "paused", configured=lambda s: s.paused, restore=True,
                     kept=True, unset=False),
     SCHEDULES,
+    TRIGGERS,
 )
 
 _BY_NAME = {field.name: field for field in FIELDS}
@@ -154,7 +167,7 @@ DOCUMENT_LAYOUT = ("name", "flow", "flow_name", "type", "environment", "entrypoi
                    "work_pool", "description", "version", "tags", "parameters",
                    "parameter_openapi_schema", "job_variables", "schedules",
                    "concurrency_limit", "concurrency_options", "paused",
-                   "enforce_parameter_schema", "pull", "image")
+                   "enforce_parameter_schema", "pull", "image", "triggers")
 _RANK = {key: index for index, key in enumerate(DOCUMENT_LAYOUT)}
 
 

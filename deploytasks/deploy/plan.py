@@ -16,6 +16,7 @@ from deploytasks.deploy.fields import normal, projected
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.records import AppliedRecord, kept_changes
 from deploytasks.deploy.specs import DeploymentSpec
+from deploytasks.deploy.triggers import RemoteAutomation
 from deploytasks.secrets import mask_env
 
 Action = Literal["create", "update", "unchanged", "orphaned", "conflict"]
@@ -44,6 +45,7 @@ class RemoteDeployment:
     fields: dict[str, Any]
     schedules: tuple[RemoteSchedule, ...] = ()
     status: str | None = None
+    automations: tuple[RemoteAutomation, ...] = ()  # ours, made of its triggers
 
     @property
     def key(self) -> tuple[str, str]:

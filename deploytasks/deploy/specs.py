@@ -19,6 +19,7 @@ from deploytasks.deploy import fields, schedule_items
 from deploytasks.deploy.containers import container_run, job_variables
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.secret_blocks import SecretValue, block_name, reference
+from deploytasks.deploy.triggers import named as named_triggers
 from deploytasks.flows.discovery import FlowSpec
 from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
 
@@ -108,6 +109,7 @@ class DeploymentSpec:
     pull_steps: tuple[dict[str, Any], ...]
     concurrency_options: dict[str, Any] | None = None  # collision strategy, grace period
     paused: bool = False
+    triggers: tuple[dict[str, Any], ...] = ()  # prefect.yaml's trigger mappings, each named
     image: str | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
     parts: NameParts | None = field(default=None, compare=False)
@@ -175,8 +177,9 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
     pool = config.settings.work_pools[kind]
     secrets = _secrets(config, flow.folder, settings, inputs)
     assert flow.entrypoint and flow.name, "build_spec takes valid flows only"
+    name = deployment_name(config, flow, kind)
     return DeploymentSpec(
-        name=deployment_name(config, flow, kind),
+        name=name,
         flow_folder=flow.folder,
         flow_name=flow.name,
         kind=kind,
@@ -193,6 +196,7 @@ def build_spec(config: ResolvedConfig, flow: FlowSpec, kind: Kind, settings: Dep
         job_variables=_job_variables(config, kind, settings, inputs, secrets),
         schedules=tuple(_schedule(s, settings, config) for s in settings.schedules),
         pull_steps=_pull_steps(config, kind, inputs.commit),
+        triggers=named_triggers(name, settings.triggers),
         image=inputs.image if kind == "docker" else None,
         notes=tuple(notes),
         parts=NameParts.of(flow),

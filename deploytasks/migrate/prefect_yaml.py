@@ -243,6 +243,16 @@ def _paused(value: Any, ctx: Context) -> None:
         ctx.settings["paused"] = value
 
 
+def _triggers(value: Any, ctx: Context) -> None:
+    """prefect.yaml's trigger mappings, carried as they are: ``{{ event }}`` templates in a
+    triggered run's parameters are the server's to render, not deploy-time templating."""
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        if value:
+            ctx.settings["triggers"] = value
+    elif value not in (None, [], {}, ""):
+        ctx.skip("triggers", "not a list of trigger mappings")
+
+
 def _steps(value: Any, ctx: Context) -> None:
     if value:
         ctx.skip(ctx.path[-1], f"per-deployment {ctx.path[-1]} steps are not carried: "
@@ -261,7 +271,7 @@ DEPLOYMENT_FIELDS: dict[str, Handler] = {
     "version": _not_carried("deploytasks sets the version from git"),
     "version_type": _not_carried("version info is not a deploytasks setting yet"),
     "paused": _paused,
-    "triggers": _not_carried("triggers are not a deploytasks setting yet"),
+    "triggers": _triggers,
     "sla": _not_carried("SLAs are not a deploytasks setting yet"),
     "flow_name": _not_carried("deploytasks reads the flow's name from its file"),
     "build": _steps, "push": _steps, "pull": _steps,

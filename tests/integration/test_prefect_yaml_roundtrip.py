@@ -6,9 +6,11 @@ work pool created first, as prefect deploy wants). Server B: ``invoke flows.impo
 the prefect.yaml, the two servers must hold the same flow, entrypoint, parameters,
 parameter schema, description, tags, work pool and queue, job variables, schedules,
 schedules' parameters, slugs, anchor dates and ``day_or``, concurrency limit and
-options, paused, parameter enforcement and pull steps. The
+options, paused, parameter enforcement, pull steps and the automations of triggers
+(trigger and actions, ``{{ event }}`` templates included). The
 differences are the deliberate ones the README lists (names, our ownership tags, the
-version) and the settings the import reports as not carried (here ``version``).
+version, an automation's name and tags) and the settings the import reports as not carried
+(here ``version``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def read_all(api_url: str) -> dict[str, dict[str, Any]]:
     """Every deployment of the server as plain data, by name, with its flow's name."""
     with client(api_url) as prefect:
         flows = {flow.id: flow.name for flow in prefect.read_flows()}
+        automations = prefect.read_automations()
         found = {}
         for deployment in prefect.read_deployments():
             limit = deployment.global_concurrency_limit
@@ -61,8 +64,32 @@ def read_all(api_url: str) -> dict[str, dict[str, Any]]:
                 "pull_steps": deployment.pull_steps,
                 "paused": deployment.paused,
                 "version": deployment.version,
+                "automations": sorted(_automation(a) for a in automations
+                                      if _runs(a, deployment.id)),
             }
     return found
+
+
+def _runs(automation: Any, deployment_id: Any) -> bool:
+    return any(getattr(action, "deployment_id", None) == deployment_id
+               for action in automation.actions)
+
+
+def _automation(automation: Any) -> str:
+    """An automation as compared: its trigger and actions without ids (its name follows the
+    deployment's name, a deliberate difference; its tags are our ownership)."""
+    def without_ids(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: without_ids(v) for k, v in value.items()
+                    if k not in ("id", "deployment_id")}
+        if isinstance(value, list):
+            return [without_ids(v) for v in value]
+        return value
+
+    shape = automation.model_dump(mode="json", include={"description", "enabled", "trigger",
+                                                        "actions", "actions_on_trigger",
+                                                        "actions_on_resolve"})
+    return json.dumps(without_ids(shape), sort_keys=True)
 
 
 def _schedule(item: Any) -> tuple[Any, ...]:
@@ -133,6 +160,8 @@ def test_prefect_deploy_and_the_imported_configuration_give_the_same_deployments
     assert theirs["cleanup-nightly"]["paused"] and ours[names["cleanup-nightly"]]["paused"]
     assert theirs["etl-hourly"]["concurrency_options"] is not None
     assert [s[5] for s in theirs["etl-hourly"]["schedules"]] == ["hourly"]  # the slug
+    [greeting] = theirs["hello"]["automations"]  # a trigger, its template untouched
+    assert "{{ event.payload.visitor }}" in greeting
     for name, expected in theirs.items():
         actual = dict(ours[names[name]])
         assert set(actual["tags"]) >= OURS | {project}, actual["tags"]

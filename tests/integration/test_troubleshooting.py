@@ -94,6 +94,19 @@ def _bad_collision_strategy(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.test")
 
 
+def _refused_trigger(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "    concurrency_limit: 1\n",
+         "    concurrency_limit: 1\n    triggers: [{expect: [a.b], posture: Sideways}]\n")
+    return run(repo, "deploy.test")
+
+
+def _triggers_named_twice(repo: Path) -> subprocess.CompletedProcess[str]:
+    edit(repo / "config" / "deployment-config.yaml", "    concurrency_limit: 1\n",
+         "    concurrency_limit: 1\n    triggers: [{name: go, expect: [a]}, "
+         "{name: go, expect: [b]}]\n")
+    return run(repo, "deploy.test")
+
+
 def _bad_schedule_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
     edit(repo / "config" / "deployment-config.yaml", "        timezone: Europe/Berlin\n",
          "        timezone: Europe/Berlin\n        parameters: {batch_sise: 5, batch_size: x}\n")
@@ -264,6 +277,8 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "wrong value": (_wrong_value, 2, "prefect.concurrency"),
     "bad collision strategy": (_bad_collision_strategy, 2,
                                "concurrency_limit.collision_strategy: Input should be"),
+    "refused trigger": (_refused_trigger, 2, "Prefect refuses trigger 1: posture"),
+    "triggers named twice": (_triggers_named_twice, 2, "two triggers have the name 'go'"),
     "bad parameters": (_bad_parameters, 1, "has no parameter 'batch_sise'"),
     "bad schedule parameters": (_bad_schedule_parameters, 1,
                                 "schedules[0].parameters.batch_sise"),

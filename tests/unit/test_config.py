@@ -453,3 +453,35 @@ def test_concurrency_options_layer_key_by_key_with_their_origin(repo_copy: Path)
     assert resolved.settings.paused is True
     assert str(resolved.provenance[("concurrency_limit", "limit")]).startswith(str(DEV))
     assert str(resolved.provenance[("paused",)]) == f"{MAIN}:{line_of(MAIN, 'paused:')}"
+
+
+# --- triggers ------------------------------------------------------------------------------
+
+TRIGGER = "{match: {prefect.resource.id: shop.orders}, expect: [shop.orders.arrived]}"
+
+
+@pytest.mark.parametrize(("value", "complaint"), [
+    ("[{expect: [a], posture: Sideways}]", "Prefect refuses trigger 1: posture"),
+    (f"[{TRIGGER}, {{type: compound, require: some, triggers: [{{within: soon}}]}}]",
+     "Prefect refuses trigger 2: triggers.within"),
+    ("[{name: go, expect: [a]}, {name: go, expect: [b]}]", "two triggers have the name 'go'"),
+    ("{expect: [a]}", "valid list"),
+], ids=["posture", "nested", "twice", "not-a-list"])
+def test_a_trigger_prefect_refuses_names_its_line(repo_copy: Path, value: str,
+                                                   complaint: str) -> None:
+    edit(MAIN, "    concurrency_limit: 1\n", f"    concurrency_limit: 1\n    triggers: {value}\n")
+    message = str(load_error())
+    assert message.startswith(f"{MAIN}:{line_of(MAIN, 'triggers:')}:"), message
+    assert complaint in message
+
+
+def test_an_environment_replaces_a_flows_triggers(repo_copy: Path) -> None:
+    edit(MAIN, "    concurrency_limit: 1\n",
+         f"    concurrency_limit: 1\n    triggers: [{TRIGGER}]\n")
+    prod = ConfigurationManager().load("prod").deployment_settings("rpa3", "python")
+    assert prod.settings.triggers == [{"match": {"prefect.resource.id": "shop.orders"},
+                                       "expect": ["shop.orders.arrived"]}]
+    append(DEV, "flows:\n  rpa3:\n    triggers: []\n")
+    dev = ConfigurationManager().load("development").deployment_settings("rpa3", "python")
+    assert dev.settings.triggers == []
+    assert str(dev.provenance[("triggers",)]).startswith(str(DEV))

@@ -74,8 +74,8 @@ def test_every_spec_attribute_but_identity_has_one_row_and_every_row_an_attribut
 
 
 def test_every_payload_row_is_something_prefect_creates_updates_and_answers() -> None:
-    """Rows the payloads carry go to Prefect by their name; a synced row (schedules) is
-    sent and read by its own module instead."""
+    """Rows the payloads carry go to Prefect by their name; a synced row (schedules,
+    triggers) is sent and read by its own module instead."""
     create, update = DeploymentCreate.model_fields, DeploymentUpdate.model_fields
     for row in FIELDS:
         if row.synced:
@@ -83,7 +83,7 @@ def test_every_payload_row_is_something_prefect_creates_updates_and_answers() ->
         assert row.name in create and row.name in update, row.name
         if row.read is None:
             assert row.name in DeploymentResponse.model_fields, row.name
-    assert [row for row in FIELDS if row.synced] == [fields.SCHEDULES]
+    assert [row for row in FIELDS if row.synced] == [fields.SCHEDULES, fields.TRIGGERS]
 
 
 def test_payloads_are_accepted_by_prefects_own_models() -> None:
@@ -157,7 +157,7 @@ def test_the_document_keeps_its_layout_and_the_plan_its_order() -> None:
                               "work_pool", "description", "version", "tags", "parameters",
                               "parameter_openapi_schema", "job_variables", "schedules",
                               "concurrency_limit", "concurrency_options", "paused",
-                              "enforce_parameter_schema", "pull", "image"]
+                              "enforce_parameter_schema", "pull", "image", "triggers"]
     assert document["work_pool"] == {"name": "python-pool", "work_queue_name": "default"}
     assert document["schedules"][1] == {"interval": 3600.0, "timezone": "Europe/Berlin",
                                         "active": False}
@@ -165,7 +165,7 @@ def test_the_document_keeps_its_layout_and_the_plan_its_order() -> None:
         "description", "version", "tags", "parameters", "parameter_openapi_schema",
         "job_variables", "work_pool_name", "work_queue_name", "entrypoint", "pull_steps",
         "enforce_parameter_schema", "concurrency_limit", "concurrency_options", "paused",
-        "schedules"]
+        "schedules", "triggers"]
 
 
 def test_a_deployment_read_back_compares_equal_to_its_spec() -> None:

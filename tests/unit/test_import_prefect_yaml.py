@@ -77,6 +77,7 @@ deployments:
     paused: true
     triggers:
       - enabled: true
+        parameters: {{x: "{{{{ event.payload.x }}}}"}}
     work_pool:
       <<: *pool
       work_queue_name: orders
@@ -140,18 +141,20 @@ def test_each_field_is_carried_or_reported_with_its_line(repo: Path) -> None:
         "concurrency_limit": {"limit": 2, "collision_strategy": "CANCEL_NEW"},
         "enforce_parameter_schema": False, "paused": True, "work_queue": "orders",
         "job_variables": {"env": {"MODE": "batch"}},
+        # carried as they are: the {{ event }} template is the server's to render
+        "triggers": [{"enabled": True, "parameters": {"x": "{{ event.payload.x }}"}}],
         "kinds": ["python"]}
     reported = {(item.line, item.deployment, item.field) for item in result.project.not_carried}
     assert reported >= {
         (3, None, "build"), (20, "Daily Orders", "version"),
-        (21, "Daily Orders", "tags[1]"), (24, "Daily Orders", "parameters.day"),
-        (38, "Daily Orders", "triggers")}
-    assert not reported & {(35, "Daily Orders", "concurrency_limit.collision_strategy"),
+        (21, "Daily Orders", "tags[1]"), (24, "Daily Orders", "parameters.day")}
+    assert not reported & {(38, "Daily Orders", "triggers"),
+                           (35, "Daily Orders", "concurrency_limit.collision_strategy"),
                            (37, "Daily Orders", "paused"), (28, "Daily Orders",
                            "schedules.day_or"), (31, "Daily Orders", "schedules.parameters")}
     assert all(item.file == "prefect.yaml" for item in result.project.not_carried)
     [skipped] = result.project.skipped
-    assert (skipped.deployment, skipped.line) == ("nowhere", 51)
+    assert (skipped.deployment, skipped.line) == ("nowhere", 52)
     assert "names no file of this repository" in skipped.reason
 
 

@@ -11,6 +11,7 @@ package sends a request to Prefect. Its modules, one seam each:
 - ``writes.py`` — create, update, delete, claim, undoing a takeover;
 - ``schedules.py`` — schedules, synced one by one;
 - ``variables.py`` — drift records (Prefect Variables);
+- ``automations.py`` — the automations made of triggers, ours only, by id;
 - ``work_pools.py`` — work pools, workers, the UI probe.
 """
 

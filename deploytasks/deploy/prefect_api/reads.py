@@ -23,13 +23,14 @@ from prefect.client.schemas.responses import DeploymentResponse
 from deploytasks.deploy import fields
 from deploytasks.deploy.ownership import Ownership
 from deploytasks.deploy.plan import RemoteDeployment
-from deploytasks.deploy.prefect_api.connection import Connection
+from deploytasks.deploy.prefect_api.automations import DeploymentAutomations
 from deploytasks.deploy.prefect_api.schedules import remote_schedules
+from deploytasks.deploy.triggers import RemoteAutomation, key_of
 
 PAGE = 200
 
 
-class DeploymentReads(Connection):
+class DeploymentReads(DeploymentAutomations):
     """The gateway's deployment reads."""
 
     async def read_deployments(self, ownership: Ownership,
@@ -42,13 +43,21 @@ class DeploymentReads(Connection):
             name=DeploymentFilterName(any_=names))) if names else []
         unique = {str(d.id): d for d in [*tagged, *named]}
         flow_names = await self._flow_names({d.flow_id for d in unique.values()})
-        return [snapshot(d, flow_names.get(str(d.flow_id), "?")) for d in unique.values()]
+        automations = await self.read_automations(ownership.tags) if unique else {}
+        return [with_automations(snapshot(d, flow_names.get(str(d.flow_id), "?")),
+                                 automations.get(str(d.id), [])) for d in unique.values()]
 
-    async def read_deployment_named(self, flow_name: str, name: str) -> RemoteDeployment | None:
-        """One deployment by flow and name, as it is now (None: there is none)."""
+    async def read_deployment_named(self, flow_name: str, name: str,
+                                    ownership: Ownership) -> RemoteDeployment | None:
+        """One deployment by flow and name, as it is now, with our automations of it (None:
+        there is none)."""
         found = await self._read_all(DeploymentFilter(name=DeploymentFilterName(any_=[name])),
                                      FlowFilter(name=FlowFilterName(any_=[flow_name])))
-        return snapshot(found[0], flow_name) if found else None
+        if not found:
+            return None
+        automations = await self.read_automations(ownership.tags)
+        return with_automations(snapshot(found[0], flow_name),
+                                automations.get(str(found[0].id), []))
 
     async def _read_all(self, deployment_filter: DeploymentFilter,
                         flow_filter: FlowFilter | None = None) -> list[DeploymentResponse]:
@@ -77,7 +86,18 @@ def snapshot(deployment: DeploymentResponse, flow_name: str) -> RemoteDeployment
     """A server deployment in the spec's comparable shape."""
     schedules = remote_schedules(deployment)
     values = {**fields.snapshot_fields(deployment),
-              fields.SCHEDULES.name: sorted(s.item for s in schedules)}
+              fields.SCHEDULES.name: sorted(s.item for s in schedules),
+              fields.TRIGGERS.name: []}  # ours are read apart (``with_automations``)
     status = deployment.status.value if deployment.status else None
     return RemoteDeployment(str(deployment.id), deployment.name, flow_name,
                             tuple(deployment.tags), values, schedules, status)
+
+
+def with_automations(remote: RemoteDeployment,
+                     automations: list[RemoteAutomation]) -> RemoteDeployment:
+    """A snapshot with our automations of it, its triggers compared as the spec's are."""
+    from dataclasses import replace
+
+    keys = sorted(key_of(a.name, a.hash) for a in automations)
+    return replace(remote, fields={**remote.fields, fields.TRIGGERS.name: keys},
+                   automations=tuple(sorted(automations, key=lambda a: a.name)))
