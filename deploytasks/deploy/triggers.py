@@ -86,7 +86,7 @@ def _adapter() -> Any:
     from prefect.events import DeploymentTriggerTypes
     from pydantic import TypeAdapter
 
-    return TypeAdapter(DeploymentTriggerTypes)  # type: ignore[arg-type]  # as prefect deploy
+    return TypeAdapter(DeploymentTriggerTypes)  # as prefect deploy builds its adapter
 
 
 def validated(document: dict[str, Any]) -> Any:
