@@ -88,8 +88,11 @@ def _start(folder: Path, database: str | None, **env: str) -> Iterator[Server]:
 def workspace_server(tmp_path_factory: pytest.TempPathFactory,
                      prefect_database: str | None) -> Iterator[Server]:
     """A server whose UI lives where a Cloud workspace's does."""
-    yield from _start(tmp_path_factory.mktemp("workspace-server"), prefect_database,
-                      PREFECT_SERVER_UI_SERVE_BASE=UI_BASE)
+    folder = tmp_path_factory.mktemp("workspace-server")
+    # Its UI files of its own: Prefect rewrites the served files for the serve base, by
+    # default inside the installed package, which every other server of the run serves too.
+    yield from _start(folder, prefect_database, PREFECT_SERVER_UI_SERVE_BASE=UI_BASE,
+                      PREFECT_SERVER_UI_STATIC_DIRECTORY=str(folder / "ui"))
 
 
 @pytest.fixture(scope="module")
