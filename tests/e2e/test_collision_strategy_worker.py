@@ -10,10 +10,6 @@ and completes after the first.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,13 +19,13 @@ import pytest
 
 from tests.support.prefect_helpers import (
     Namespace,
-    cli_env,
     client,
     deployment,
     edit_config,
     isolate_repo,
     run_cli,
 )
+from tests.support.workers import Worker, running_worker
 
 pytestmark = pytest.mark.e2e
 
@@ -77,29 +73,10 @@ def deployed(repo_copy: Path, prefect_api: str) -> tuple[Path, Namespace]:
 
 @pytest.fixture()
 def worker(deployed: tuple[Path, Namespace], prefect_api: str,
-           tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+           tmp_path: Path) -> Iterator[Worker]:
     _root, namespace = deployed
-    home = tmp_path / "worker-home"
-    home.mkdir()
-    env = cli_env(prefect_api, {"PREFECT_HOME": str(home), "PREFECT_WORKER_QUERY_SECONDS": "1",
-                                "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"})
-    log = tmp_path / "worker.log"
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool",
-             namespace.pool("python"), "--type", "process", "--name", f"cc-{namespace.uid}"],
-            cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with running_worker(prefect_api, namespace.pool("python"), tmp_path) as started:
+        yield started
 
 
 def _wait(prefect: Any, run_id: Any, done: Callable[[Any], bool], what: str,
@@ -122,7 +99,7 @@ def _state(*types: str) -> Callable[[Any], bool]:
 
 
 def test_cancel_new_cancels_the_second_run_and_enqueue_queues_it(
-        deployed: tuple[Path, Namespace], worker: subprocess.Popen[bytes],
+        deployed: tuple[Path, Namespace], worker: Worker,
         prefect_api: str) -> None:
     _root, ns = deployed
     ids = {key: deployment(prefect_api, _flow_name(key), ns.name(key)).id

@@ -14,12 +14,7 @@ computed here from the flow's CSV without the flow's code.
 from __future__ import annotations
 
 import csv
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -39,18 +34,15 @@ from tests.support.prefect_helpers import (
     FLOW_NAMES,
     CliResult,
     Namespace,
-    cli_env,
-    client,
     deployment,
     isolate_repo,
     one_line,
     run_cli,
 )
+from tests.support.workers import DOCKER_RUN_TIMEOUT, completed, logs_with, running_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
-RUN_TIMEOUT = 300.0
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FLOWS = ("rpa1", "rpa2", "rpa3")
 
 
@@ -103,77 +95,6 @@ def _ok(result: CliResult, code: int = 0) -> Any:
     assert result.code == code, result.describe()
     assert "Traceback" not in result.stderr, result.describe()
     return result.json()
-
-
-# ---- the worker ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")[-10000:]
-
-
-def start_worker(pool: str, api_url: str, folder: Path) -> Worker:
-    home = folder / "worker-home"
-    home.mkdir(parents=True)
-    env = cli_env(api_url, {"PREFECT_HOME": str(home), "PREFECT_WORKER_QUERY_SECONDS": "1",
-                            "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"})
-    log = folder / "docker-worker.log"
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
-               "--type", "docker", "--name", f"e2e-{pool}"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(command, cwd=folder, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    return Worker(process, log)
-
-
-def stop_worker(worker: Worker) -> None:
-    """SIGINT (the worker's graceful stop), then SIGKILL of its process group."""
-    if worker.process.poll() is not None:
-        return
-    try:
-        os.killpg(worker.process.pid, signal.SIGINT)
-        worker.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.process.pid, signal.SIGKILL)
-        worker.process.wait()
-    except ProcessLookupError:
-        pass
-
-
-def run_to_final(api_url: str, deployment_id: Any, worker: Worker) -> Any:
-    """Create a flow run and wait for a final state; the run as last read."""
-    with client(api_url) as prefect:
-        run = prefect.create_flow_run_from_deployment(deployment_id)
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            run = prefect.read_flow_run(run.id)
-            if run.state is not None and run.state.type.value in FINAL:
-                return run
-            if worker.process.poll() is not None:
-                pytest.fail(f"the docker worker exited with {worker.process.returncode}:\n"
-                            f"{worker.text()}")
-            time.sleep(1)
-    return run
-
-
-def flow_run_logs(api_url: str, flow_run_id: Any) -> list[str]:
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-
-    with client(api_url) as prefect:
-        found = []
-        while True:
-            page = prefect.read_logs(
-                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
-                limit=200, offset=len(found))
-            found.extend(page)
-            if len(page) < 200:
-                return [entry.message for entry in found]
 
 
 # ---- what rpa1 must report, from its CSV alone ---------------------------------------------------
@@ -254,20 +175,12 @@ def test_docker_deployment_pulls_from_the_registry_and_runs(
     assert live.work_pool_name == images.ns.pool("docker")
     assert not image_present(pinned), "deploying must not pull the image"
 
-    worker = start_worker(images.ns.pool("docker"), api, tmp_path)
-    try:
-        run = run_to_final(api, live.id, worker)
-        state = run.state
-        assert state is not None and state.is_completed(), (
-            f"flow run {run.name} ended {state.type.value if state else 'without a state'} "
-            f"({state.message if state else ''}) within {RUN_TIMEOUT:.0f} s; worker log:\n"
-            f"{worker.text()}")
-    finally:
-        stop_worker(worker)
+    with running_worker(api, images.ns.pool("docker"), tmp_path, kind="docker") as worker:
+        run = completed(api, live.id, worker, timeout=DOCKER_RUN_TIMEOUT)
+        logs = logs_with(api, run.id, "RPA1 done:")
 
     assert run.deployment_id == live.id
     assert image_present(pinned), "the worker did not pull the image from the registry"
-    logs = flow_run_logs(api, run.id)
     valid, records = expected_counts(images.root / "flows/rpa1/data/invoices.csv")
     assert records == 120
     assert f"Read {records} invoice records from invoices.csv" in logs, logs

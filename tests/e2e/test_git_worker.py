@@ -11,11 +11,7 @@ and deployed with a warning in development.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,17 +21,15 @@ import pytest
 from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
-    cli_env,
     client,
     edit_config,
     isolate_repo,
     run_cli,
 )
+from tests.support.workers import Worker, completed, running_worker
 
 pytestmark = pytest.mark.e2e
 
-RUN_TIMEOUT = 180.0
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FLOW = '''"""Report which commit this run executes."""
 
 import subprocess
@@ -94,43 +88,13 @@ def repo(repo_copy: Path, tmp_path: Path) -> tuple[Path, Namespace, str]:
 
 @pytest.fixture()
 def worker(repo: tuple[Path, Namespace, str], prefect_api: str,
-           tmp_path: Path) -> Iterator[dict[str, Any]]:
+           tmp_path: Path) -> Iterator[Worker]:
     """A process worker in an empty folder: no checkout, it has only the remote."""
     _root, namespace, _url = repo
     empty = tmp_path / "elsewhere"
     empty.mkdir()
-    results = tmp_path / "results"
-    env = cli_env(prefect_api, {
-        "PREFECT_HOME": str(tmp_path / "worker-home"),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_LOCAL_STORAGE_PATH": str(results),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
-    })
-    log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool",
-               namespace.pool("python"), "--type", "process", "--name", f"git-{namespace.uid}"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(command, cwd=empty, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        yield {"process": process, "log": log, "results": results, "folder": empty}
-    finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
+    with running_worker(prefect_api, namespace.pool("python"), tmp_path, cwd=empty) as started:
+        yield started
 
 
 def _deploy(root: Path, api: str, env: str = "dev") -> CliResult:
@@ -143,29 +107,14 @@ def _live(api: str, name: str) -> Any:
         return prefect.read_deployment_by_name(f"which-commit/{name}")
 
 
-def _run(api: str, deployment_id: Any, worker: dict[str, Any]) -> dict[str, Any]:
-    """One run through the worker to a final state; what the flow returned."""
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-
-    with client(api) as prefect:
-        run = prefect.create_flow_run_from_deployment(deployment_id)
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            run = prefect.read_flow_run(run.id)
-            if run.state is not None and run.state.type.value in FINAL:
-                break
-            assert worker["process"].poll() is None, worker["log"].read_text()[-6000:]
-            time.sleep(1)
-    state = run.state
-    assert state is not None and state.is_completed(), (
-        f"{state.type.value if state else 'no state'} ({state.message if state else ''}); "
-        f"worker log:\n{worker['log'].read_text(errors='replace')[-6000:]}")
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: worker["results"]}):
-        return state.result()
+def _run(api: str, deployment_id: Any, worker: Worker) -> dict[str, Any]:
+    """One run through the worker to completion; what the flow returned."""
+    result: dict[str, Any] = worker.result(completed(api, deployment_id, worker).state)
+    return result
 
 
 def test_a_remote_worker_runs_the_deployed_commit_after_the_branch_moves_on(
-        repo: tuple[Path, Namespace, str], worker: dict[str, Any], prefect_api: str) -> None:
+        repo: tuple[Path, Namespace, str], worker: Worker, prefect_api: str) -> None:
     root, namespace, url = repo
     first = git(root, "rev-parse", "HEAD")
     deployed = _deploy(root, prefect_api)

@@ -11,12 +11,7 @@ COMPLETED, and the flows' own return values are read back from their results.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +21,6 @@ import pytest
 from tests.support.prefect_helpers import (
     CONFIG_FILE,
     PROJECT_ROOT,
-    cli_env,
     client,
     deployments_by_name,
     edit_config,
@@ -34,12 +28,11 @@ from tests.support.prefect_helpers import (
     read_yaml,
     run_cli,
 )
+from tests.support.workers import Worker, completed, running_worker
 
 pytestmark = pytest.mark.e2e
 
 REPOS = PROJECT_ROOT / "tests" / "resources" / "repos"
-RUN_TIMEOUT = 180.0
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FLAT = {"cleanup": "cleanup", "etl": "flat-etl", "hello_world": "hello",
         "reports-daily_report": "daily-report", "reports-weekly_report": "weekly-report"}
 MONOREPO = {"marketing": "marketing-campaign", "sales-daily_sales": "daily-sales",
@@ -74,32 +67,10 @@ def deployed(tmp_path: Path, prefect_api: str) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def worker(deployed: dict[str, Any], prefect_api: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+def worker(deployed: dict[str, Any], prefect_api: str, tmp_path: Path) -> Iterator[Worker]:
     """One process worker on the pool both repositories deploy to."""
-    results = tmp_path / "results"
-    home = tmp_path / "worker-home"
-    home.mkdir()
-    env = cli_env(prefect_api, {
-        "PREFECT_HOME": str(home), "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_LOCAL_STORAGE_PATH": str(results), "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_HEARTBEAT_SECONDS": "5"})
-    log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", deployed["pool"],
-               "--type", "process", "--name", f"layouts-{deployed['uid']}"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        yield {"process": process, "log": log, "results": results}
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with running_worker(prefect_api, deployed["pool"], tmp_path) as started:
+        yield started
 
 
 def project_tag(root: Path) -> str:
@@ -134,31 +105,15 @@ def test_both_layouts_deploy_side_by_side_without_seeing_each_other(
         assert summary["unchanged"] == 5
 
 
-def _run(prefect_api: str, worker: dict[str, Any], flow_name: str, name: str) -> Any:
+def _run(prefect_api: str, worker: Worker, flow_name: str, name: str) -> Any:
+    """What a completed run of the deployment ``flow_name/name`` returned."""
     with client(prefect_api) as prefect:
         live = prefect.read_deployment_by_name(f"{flow_name}/{name}")
-        run = prefect.create_flow_run_from_deployment(live.id)
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            run = prefect.read_flow_run(run.id)
-            if run.state is not None and run.state.type.value in FINAL:
-                break
-            if worker["process"].poll() is not None:
-                pytest.fail(f"the worker exited:\n{worker['log'].read_text()[-6000:]}")
-            time.sleep(1)
-    state = run.state
-    assert state is not None and state.is_completed(), (
-        f"{name} ended {state.type.value if state else 'without a state'} "
-        f"({state.message if state else ''}); worker log:\n"
-        f"{worker['log'].read_text(errors='replace')[-8000:]}")
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: worker["results"]}):
-        return state.result()
+    return worker.result(completed(prefect_api, live.id, worker).state)
 
 
 def test_a_flow_of_each_layout_runs_on_a_process_worker(
-        deployed: dict[str, Any], worker: dict[str, Any], prefect_api: str) -> None:
+        deployed: dict[str, Any], worker: Worker, prefect_api: str) -> None:
     uid = deployed["uid"]
     # flat: a parent flow calling two subflows, a sibling helper module, PyYAML
     assert _run(prefect_api, worker, "flat-etl", f"etl-python-dev-{uid}") == {

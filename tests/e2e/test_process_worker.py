@@ -11,45 +11,16 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.prefect_helpers import (
-    FLOW_NAMES,
-    Namespace,
-    cli_env,
-    client,
-    deployment,
-    isolate_repo,
-    run_cli,
-)
+from tests.support.prefect_helpers import FLOW_NAMES, Namespace, deployment, isolate_repo, run_cli
+from tests.support.workers import Worker, completed, running_worker
 
 pytestmark = pytest.mark.e2e
-
-RUN_TIMEOUT = 180.0
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop the worker and the flow-run processes it started (its process group)."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture()
@@ -63,34 +34,11 @@ def deployed(repo_copy: Path, prefect_api: str) -> tuple[Path, Namespace]:
 
 @pytest.fixture()
 def worker(deployed: tuple[Path, Namespace], prefect_api: str,
-           tmp_path: Path) -> Iterator[dict[str, Any]]:
+           tmp_path: Path) -> Iterator[Worker]:
     """A process worker polling the deployment's pool, persisting results under tmp_path."""
     _root, namespace = deployed
-    results = tmp_path / "results"
-    home = tmp_path / "worker-home"
-    home.mkdir()
-    env = cli_env(prefect_api, {
-        "PREFECT_HOME": str(home),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_LOCAL_STORAGE_PATH": str(results),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
-    })
-    log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool",
-               namespace.pool("python"), "--type", "process", "--name", f"e2e-{namespace.uid}"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        yield {"process": process, "log": log, "results": results}
-    finally:
-        _stop(process)
-
-
-def _worker_log(worker: dict[str, Any]) -> str:
-    return worker["log"].read_text(errors="replace")[-8000:]
+    with running_worker(prefect_api, namespace.pool("python"), tmp_path) as started:
+        yield started
 
 
 def _expected_from_data(root: Path) -> dict[str, Any]:
@@ -102,38 +50,18 @@ def _expected_from_data(root: Path) -> dict[str, Any]:
 
 
 def test_deployed_flow_runs_on_a_process_worker(deployed: tuple[Path, Namespace],
-                                                worker: dict[str, Any],
+                                                worker: Worker,
                                                 prefect_api: str) -> None:
     root, namespace = deployed
     name = namespace.name("rpa1")
     live = deployment(prefect_api, FLOW_NAMES["rpa1"], name)
     assert live.parameters == {"batch_size": 100, "cleanup": True}
 
-    with client(prefect_api) as prefect:
-        run = prefect.create_flow_run_from_deployment(live.id)
-        deadline = time.monotonic() + RUN_TIMEOUT
-        state = None
-        while time.monotonic() < deadline:
-            run = prefect.read_flow_run(run.id)
-            state = run.state
-            if state is not None and state.type.value in FINAL:
-                break
-            if worker["process"].poll() is not None:
-                pytest.fail(f"the worker exited with {worker['process'].returncode}:\n"
-                            f"{_worker_log(worker)}")
-            time.sleep(1)
-    assert state is not None and state.is_completed(), (
-        f"flow run {run.name} ended {state.type.value if state else 'without a state'} "
-        f"({state.message if state else ''}) in {RUN_TIMEOUT:.0f} s; worker log:\n"
-        f"{_worker_log(worker)}")
+    run = completed(prefect_api, live.id, worker)
     assert run.deployment_id == live.id
     assert run.work_queue_name == "default"
 
-    # The flow's own return value, read back from its persisted result.
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: worker["results"]}):
-        result = state.result()
+    result = worker.result(run.state)  # the flow's own return value, read back
     expected = _expected_from_data(root)
     assert result["records"] == expected["records"]
     assert result["valid"] + result["invalid"] == expected["records"]

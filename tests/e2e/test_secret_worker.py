@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,18 +21,16 @@ import pytest
 from tests.support.prefect_helpers import (
     CliResult,
     Namespace,
-    cli_env,
     client,
     edit_config,
     isolate_repo,
     run_cli,
     server_dump,
 )
+from tests.support.workers import Worker, completed, logs_with, running_worker
 
 pytestmark = pytest.mark.e2e
 
-RUN_TIMEOUT = 180.0
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 FLOW = '''"""Report a hash of the token the run was given."""
 
 import hashlib
@@ -82,67 +75,22 @@ def write_token(root: Path) -> str:
 
 @pytest.fixture()
 def worker(repo: tuple[Path, Namespace], prefect_api: str,
-           tmp_path: Path) -> Iterator[dict[str, Any]]:
+           tmp_path: Path) -> Iterator[Worker]:
+    """A process worker that does not inherit API_TOKEN: the run gets it from the block."""
     _root, namespace = repo
-    results = tmp_path / "results"
-    env = cli_env(prefect_api, {
-        "PREFECT_HOME": str(tmp_path / "worker-home"),
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_LOCAL_STORAGE_PATH": str(results),
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "PREFECT_WORKER_HEARTBEAT_SECONDS": "5",
-    })
-    env.pop("API_TOKEN", None)
-    log = tmp_path / "worker.log"
-    command = [sys.executable, "-m", "prefect", "worker", "start", "--pool",
-               namespace.pool("python"), "--type", "process", "--name", f"sec-{namespace.uid}"]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True)
-    try:
-        yield {"process": process, "log": log, "results": results}
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with running_worker(prefect_api, namespace.pool("python"), tmp_path,
+                        unset=("API_TOKEN",)) as started:
+        yield started
 
 
-def _run(api: str, deployment_id: Any, worker: dict[str, Any]) -> tuple[str, list[str]]:
-    """One run to a final state: the hash it returned, and its log lines."""
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-
-    with client(api) as prefect:
-        run = prefect.create_flow_run_from_deployment(deployment_id)
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while time.monotonic() < deadline:
-            run = prefect.read_flow_run(run.id)
-            if run.state is not None and run.state.type.value in FINAL:
-                break
-            assert worker["process"].poll() is None, worker["log"].read_text()[-6000:]
-            time.sleep(1)
-        deadline = time.monotonic() + 20  # the run's logs arrive in batches, after it ends
-        while True:
-            logs = prefect.read_logs(log_filter=LogFilter(
-                flow_run_id=LogFilterFlowRunId(any_=[run.id])))
-            if any("sha256" in entry.message for entry in logs) or time.monotonic() > deadline:
-                break
-            time.sleep(1)
-    state = run.state
-    assert state is not None and state.is_completed(), (
-        f"{state.type.value if state else 'no state'} ({state.message if state else ''}); "
-        f"worker log:\n{worker['log'].read_text(errors='replace')[-6000:]}")
-    with temporary_settings({PREFECT_LOCAL_STORAGE_PATH: worker["results"]}):
-        return state.result()["sha256"], [entry.message for entry in logs]
+def _run(api: str, deployment_id: Any, worker: Worker) -> tuple[str, list[str]]:
+    """One run to completion: the hash it returned, and its log lines."""
+    run = completed(api, deployment_id, worker)
+    return worker.result(run.state)["sha256"], logs_with(api, run.id, "API_TOKEN sha256")
 
 
 def test_a_secret_block_reaches_the_run_and_nothing_else(
-        repo: tuple[Path, Namespace], worker: dict[str, Any], prefect_api: str) -> None:
+        repo: tuple[Path, Namespace], worker: Worker, prefect_api: str) -> None:
     root, namespace = repo
     runs: list[CliResult] = []
 

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_docker_worker import (
-    flow_run_logs,
-    run_to_final,
-    start_worker,
-    stop_worker,
-)
 
 from tests.support.docker_services import private_namespace
 from tests.support.prefect_helpers import PROJECT_ROOT, client, edit_config, run_cli
+from tests.support.workers import DOCKER_RUN_TIMEOUT, completed, logs_with, running_worker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
@@ -67,17 +61,8 @@ def _run_in_the_shared_image(tmp_path: Path, prefect_api: str, namespace: str) -
         live = prefect.read_deployment_by_name(f"analytics-report/{name}")
     assert live.entrypoint == "src/analytics/report.py:build_report"
     assert live.job_variables["image"] == image["content_image"]
-    worker = start_worker(pool, prefect_api, tmp_path)
-    try:
-        run = run_to_final(prefect_api, live.id, worker)
-        assert run.state is not None and run.state.is_completed(), (
-            f"{run.state}; worker log:\n{worker.text()}")
+    with running_worker(prefect_api, pool, tmp_path, kind="docker") as worker:
+        run = completed(prefect_api, live.id, worker, timeout=DOCKER_RUN_TIMEOUT)
         wanted = "report: {p50: 3.0, spread: 1.414}"
-        deadline = time.monotonic() + 30  # the container's logs arrive in batches
-        logs = flow_run_logs(prefect_api, run.id)
-        while not any(wanted in line for line in logs) and time.monotonic() < deadline:
-            time.sleep(1)
-            logs = flow_run_logs(prefect_api, run.id)
-        assert any(wanted in line for line in logs), "\n".join(logs)
-    finally:
-        stop_worker(worker)
+        logs = logs_with(prefect_api, run.id, wanted)
+    assert any(wanted in line for line in logs), "\n".join(logs)
