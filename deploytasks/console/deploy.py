@@ -146,10 +146,10 @@ def plan_result(out: Output, result: PlanResult) -> None:
     checked, plan, pools = result.checked, result.state.plan, result.state.pools
     requests, protected = result.state.requests, result.protected
     _environment_line(out, checked, "Planning")
+    for pool in result.state.pools_to_create():
+        out.line(f"[green]+[/] work pool '{pool.name}' ({pool.type}) will be created")
     for pool in pools:
-        if pool.state == "missing":
-            out.line(f"[green]+[/] work pool '{pool.name}' ({pool.type}) will be created")
-        elif pool.problem:
+        if pool.problem:
             out.line(f"[red]✗[/] {pool.problem.message}")
     for item in plan.items:
         _plan_item(out, item, protected=protected)
@@ -325,9 +325,13 @@ def deploy_result(out: Output, result: DeployResult) -> None:
     failed = report.failed
     unchanged = len(plan.of("unchanged"))
     left_out = len(checked.resolution.skipped) + len({p.deployment for p in checked.problems})
-    if not plan.writes and left_out:
-        out.line(f"[red]Nothing deployed[/]: {plural(left_out, 'flow or deployment')} "
-                 f"skipped (see above), {unchanged} up to date (0 write requests).")
+    conflicts = len(plan.of("conflict"))
+    not_deployed = ", ".join([
+        *([f"{plural(left_out, 'flow or deployment')} skipped"] if left_out else []),
+        *([f"{conflicts} in conflict"] if conflicts else [])])
+    if not plan.writes and not_deployed:
+        out.line(f"[red]Nothing deployed[/]: {not_deployed} (see above), {unchanged} up to "
+                 "date (0 write requests).")
     elif not plan.writes and not report.secrets_written:
         out.line(f"[green]✓[/] Nothing to change: {plural(unchanged, 'deployment')} up to date "
                  f"(0 write requests).")
@@ -336,9 +340,10 @@ def deploy_result(out: Output, result: DeployResult) -> None:
                  f"{plural(len(report.secrets_written), 'secret block')} written "
                  f"({counter.writes} write requests).")
     else:
-        style = "red" if failed else "green"
+        style = "red" if failed or conflicts else "green"
         out.line(f"[{style}]Deployed {len(ok)} of {len(plan.writes)} changes[/] "
-                 f"({len(failed)} failed, {unchanged} unchanged; "
+                 f"({len(failed)} failed, {f'{conflicts} in conflict, ' if conflicts else ''}"
+                 f"{unchanged} unchanged; "
                  f"{counter.writes} write / {counter.reads} read requests, "
                  f"{counter.retries} retries).")
     waited_line(out, counter)

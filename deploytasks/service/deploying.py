@@ -94,9 +94,7 @@ async def deploy_resolved(resolution: Resolution, kinds: list[Kind], limit: int,
         state = await state_with(gateway, resolution, kinds)
         report.planned = [item.name for item in state.plan.writes]
         progress.planned(state.plan)
-        needed = {item.spec.kind for item in state.plan.writes if item.spec}
-        await create_missing_pools(resolution.config,
-                                   [p for p in state.pools if p.kind in needed], gateway, report)
+        await create_missing_pools(resolution.config, state.pools_to_create(), gateway, report)
         wanted = {name: secret for name, (secret, _) in
                   wanted_secrets(resolution.specs).items()}
         await apply_secrets(state.secrets, wanted, gateway, secret_tags(resolution.config),

@@ -77,7 +77,7 @@ def validate(selection: Selection, *, offline: bool = False) -> ValidationResult
     checked = resolve_checked(selection)
     pools: list[PoolStatus] = []
     if not offline:
-        pools = session.run(read_pools(checked.resolution.config, list(selection.kinds)))
+        pools = session.run(read_pools(checked.resolution, list(selection.kinds)))
     return ValidationResult(checked, pools, offline)
 
 

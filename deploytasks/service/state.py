@@ -37,6 +37,13 @@ class ServerState:
         """A Secret block with our name that is not ours: its deployments are not written."""
         return any(change.action == "conflict" for change in self.secrets)
 
+    def pools_to_create(self) -> list[PoolStatus]:
+        """The missing pools the plan's writes need: a kind with nothing to write (none of
+        its deployments configured, or all unchanged) gets no pool, in a dry run as in a
+        deploy."""
+        needed = {item.spec.kind for item in self.plan.writes if item.spec}
+        return [p for p in self.pools if p.state == "missing" and p.kind in needed]
+
 
 def read_plan(resolution: Resolution, kinds: list[Kind]) -> Plan:
     """The plan of a resolution against the live server (reads only)."""
@@ -61,10 +68,17 @@ async def state_with(gateway: PrefectGateway, resolution: Resolution,
                      known_names=None if resolution.narrowed else resolution.known_names,
                      records=records)
     existing = await gateway.read_work_pools()
-    pools = check_pools(config.settings.work_pools, kinds,
+    pools = check_pools(config.settings.work_pools, kinds_in_use(resolution, kinds),
                         {name: pool.type for name, pool in existing.items()})
     secrets = await _secret_changes(gateway, resolution, secret_tags(config))
     return ServerState(plan, pools, gateway.counter, records, secrets)
+
+
+def kinds_in_use(resolution: Resolution, kinds: list[Kind]) -> list[Kind]:
+    """The kinds of ``kinds`` that some deployment of the resolution has: only their pools
+    are checked and created (``defaults.kinds: [python]`` needs no docker pool)."""
+    used = {spec.kind for spec in resolution.specs}
+    return [kind for kind in kinds if kind in used]
 
 
 def secret_tags(config: ResolvedConfig) -> list[str]:
@@ -83,9 +97,9 @@ async def _secret_changes(gateway: PrefectGateway, resolution: Resolution,
     return plan_secrets(wanted, server, set(owned))
 
 
-async def read_pools(config: ResolvedConfig, kinds: list[Kind]) -> list[PoolStatus]:
-    """The configured work pools of ``kinds`` as the server has them (or lacks them)."""
-    async with session.gateway(config) as gateway:
+async def read_pools(resolution: Resolution, kinds: list[Kind]) -> list[PoolStatus]:
+    """The work pools of the kinds in use as the server has them (or lacks them)."""
+    async with session.gateway(resolution.config) as gateway:
         existing = await gateway.read_work_pools()
-    return check_pools(config.settings.work_pools, kinds,
+    return check_pools(resolution.config.settings.work_pools, kinds_in_use(resolution, kinds),
                        {name: pool.type for name, pool in existing.items()})

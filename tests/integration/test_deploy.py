@@ -403,6 +403,26 @@ def test_pool_created_by_another_run_meanwhile_is_not_a_failure(
     assert set(project.deployments()) == project.ns.names()
 
 
+def test_dry_run_names_exactly_the_pools_the_deploy_creates(project: Project) -> None:
+    # A python-only repository: the dry run of every kind must not promise a docker pool
+    # that the deploy (rightly) never creates.
+    edit_config(project.root, lambda data: data["defaults"].update(kinds=["python"]))
+    plan = project.cli("deploy.test", "--env", "dev")
+    assert plan.code == 0, plan.describe()
+    assert f"'{project.ns.pool('python')}' (process) will be created" in plan.stdout
+    assert project.ns.pool("docker") not in plan.stdout
+    assert [p["name"] for p in _ok(project.cli("deploy.test", "--env", "dev", "--json"))
+            ["pools"]] == [project.ns.pool("python")]
+
+    done = _ok(project.cli("deploy.all", "--env", "dev", "--json"))
+    assert done["pools_created"] == [project.ns.pool("python")]
+    assert project.ns.pool("docker") not in work_pools(project.api_url)
+
+    # Nothing left to write: no pool is promised even though the docker one is missing.
+    again = project.cli("deploy.test", "--env", "dev")
+    assert again.code == 0 and "will be created" not in again.stdout, again.describe()
+
+
 # 7. build writes the specs deploy sends --------------------------------------------------------
 
 

@@ -127,6 +127,8 @@ def test_a_name_another_project_deployed_is_a_conflict_and_never_written(
 
     deployed = c.cli("deploy.python", "--env", "dev", "--json", code=1).json()
     assert deployed["results"] == [] and deployed["plan"]["conflict"] == 1
+    said = strip_ansi(c.cli("deploy.python", "--env", "dev", code=1).stdout)
+    assert "Nothing deployed: 1 in conflict (see above)" in said and "✓" not in said
     after = deployment(a.api_url, FLOW_NAMES["rpa1"], name)
     assert after.updated == before.updated and after.tags == before.tags
     assert after.pull_steps == before.pull_steps  # still A's checkout, not C's
