@@ -340,9 +340,9 @@ def deploy_result(out: Output, result: DeployResult) -> None:
                  f"{plural(len(report.secrets_written), 'secret block')} written "
                  f"({counter.writes} write requests).")
     else:
-        style = "red" if failed or conflicts else "green"
+        style = "red" if failed or not_deployed else "green"
         out.line(f"[{style}]Deployed {len(ok)} of {len(plan.writes)} changes[/] "
-                 f"({len(failed)} failed, {f'{conflicts} in conflict, ' if conflicts else ''}"
+                 f"({len(failed)} failed, {f'{not_deployed}, ' if not_deployed else ''}"
                  f"{unchanged} unchanged; "
                  f"{counter.writes} write / {counter.reads} read requests, "
                  f"{counter.retries} retries).")

@@ -60,8 +60,7 @@ def deploy(selection: Selection, progress: Progress = SILENT, *, concurrency: in
         raise NotValid(checked, "validation failed, nothing was deployed",
                        hint="fix the problems above (invoke deploy.validate --env "
                             f"{checked.resolution.config.env.name})")
-    resolution = checked.resolution
-    resolution.specs = [s for s in resolution.specs if s.name in checked.deployable]
+    resolution = checked.without_invalid()
     limit = concurrency or resolution.config.settings.prefect.concurrency
     report = ApplyReport()
     try:

@@ -84,5 +84,5 @@ def validate(selection: Selection, *, offline: bool = False) -> ValidationResult
 def plan(selection: Selection) -> PlanResult:
     """Read the server once and say what a deploy would do. Writes nothing."""
     checked = resolve_checked(selection)
-    state = session.run(read_state(checked.resolution, list(selection.kinds)))
+    state = session.run(read_state(checked.without_invalid(), list(selection.kinds)))
     return PlanResult(checked, state, protected=checked.resolution.config.env.protected)

@@ -43,6 +43,13 @@ class Checked:
         bad = {p.deployment for p in self.problems}
         return [s.name for s in self.resolution.specs if s.name not in bad]
 
+    def without_invalid(self) -> Resolution:
+        """The resolution a deploy writes: specs with problems are left out (they are not
+        orphans either: their names stay known), so a dry run plans exactly that."""
+        deployable = set(self.deployable)
+        self.resolution.specs = [s for s in self.resolution.specs if s.name in deployable]
+        return self.resolution
+
     @property
     def invalid(self) -> bool:
         """Whether any spec has a problem or any flow or deployment was skipped."""

@@ -235,6 +235,9 @@ def test_one_broken_flow_does_not_stop_the_others(project: Project, breakage: An
                                                   example_images: str) -> None:
     ns = project.ns
     breakage(project.root)
+    others = ns.names(("rpa1", "rpa3"))
+    dry = _ok(project.cli("deploy.test", "--env", "dev", "--json"), code=1)
+    assert _actions(dry) == {name: "create" for name in others}  # what the deploy writes
     result = project.cli("deploy.all", "--env", "dev", "--json")
     doc = _ok(result, code=1)
     setting, words = expected
@@ -250,7 +253,6 @@ def test_one_broken_flow_does_not_stop_the_others(project: Project, breakage: An
         assert [(s["flow"], s["type"]) for s in doc["skipped"]] == [("rpa2", None)]
         assert words in doc["skipped"][0]["reason"]
         assert "line" in doc["skipped"][0]["reason"]
-    others = ns.names(("rpa1", "rpa3"))
     assert sorted(o["name"] for o in doc["results"] if o["ok"]) == sorted(others)
     assert doc["failed"] == 0
     assert set(project.deployments()) == others

@@ -119,6 +119,14 @@ def _bad_parameters(repo: Path) -> subprocess.CompletedProcess[str]:
     return run(repo, "deploy.validate", "--offline")
 
 
+def _bad_schedule(value: str) -> Scenario:
+    def scenario(repo: Path) -> subprocess.CompletedProcess[str]:
+        edit(repo / "config" / "deployment-config.yaml", "      - cron: \"0 6 * * 1-5\"\n"
+             "        timezone: Europe/Berlin", value)
+        return run(repo, "deploy.validate", "--offline")
+    return scenario
+
+
 def _invalid_flow(repo: Path) -> subprocess.CompletedProcess[str]:
     with (repo / "flows" / "rpa2" / "workflow.py").open("a") as handle:
         handle.write("\ndef broken(:\n")
@@ -282,6 +290,10 @@ FILE_SCENARIOS: dict[str, tuple[Scenario, int, str]] = {
     "bad parameters": (_bad_parameters, 1, "has no parameter 'batch_sise'"),
     "bad schedule parameters": (_bad_schedule_parameters, 1,
                                 "schedules[0].parameters.batch_sise"),
+    "invalid cron": (_bad_schedule('      - cron: "61 * * * *"'), 1,
+                     "deployment-config.yaml:95): '61 * * * *' is not a valid cron"),
+    "unknown timezone": (_bad_schedule('      - {cron: "0 6 * * *", timezone: Mars/Base}'),
+                         1, "deployment-config.yaml:95): unknown timezone 'Mars/Base'"),
     "invalid flow": (_invalid_flow, 1, "invalid flow: SyntaxError"),
     "dirty prod": (_dirty_prod, 2, "uncommitted changes"),
     "wrong pool type": (_wrong_pool_type, 1, "exists with type 'docker'"),
