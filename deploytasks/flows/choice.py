@@ -37,7 +37,7 @@ def assemble(base: FlowSpec, parsed: list[ParsedFile], selection: tuple[str, ...
              rules: Rules) -> list[FlowSpec]:
     """One spec per flow the key deploys; a flow that cannot be chosen keeps the errors."""
     findings = [finding for item in parsed for finding in item.findings]
-    metas = [flow_metadata(item.path, candidate, Segments(item.source))
+    metas = [flow_metadata(item.path, candidate, Segments(item.source), dict(item.constants))
              for item in parsed for candidate in item.candidates]
     candidates = tuple((meta["function"], meta["name"]) for meta, _ in metas)
     several = len(selection) > 1

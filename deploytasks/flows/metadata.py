@@ -2,7 +2,8 @@
 description, parameters (kinds, annotations and defaults as written), version, tags.
 
 ``source`` finds the flows of a file; this reads each one's ``def`` and decorator call.
-Arguments that are not literals are read as if not given (``rules.decorator`` says so).
+Arguments that are neither literals nor the file's constants (``constants``) are read as
+if not given (``rules.decorator`` says so).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import ast
 from typing import TYPE_CHECKING, Any
 
 from deploytasks.findings import Finding
+from deploytasks.flows.constants import Constants, constant_value
 from deploytasks.flows.model import Parameter
 from deploytasks.flows.rules import decorator
 
@@ -18,12 +20,15 @@ if TYPE_CHECKING:
     from deploytasks.flows.source import Candidate
 
 Meta = tuple[dict[str, Any], list[Finding]]
+READ_KEYWORDS = ("name", "description", "version", "tags")  # the decorator arguments read
 
 
-def flow_metadata(rel: str, candidate: Candidate, segments: Segments) -> Meta:
-    """Everything Prefect would read off the flow object, taken from the source instead."""
+def flow_metadata(rel: str, candidate: Candidate, segments: Segments,
+                  constants: Constants | None = None) -> Meta:
+    """Everything Prefect would read off the flow object, taken from the source instead
+    (decorator arguments may name the file's constants: ``constants``)."""
     node, findings = candidate.node, list[Finding]()
-    keywords = _decorator_keywords(candidate.call, rel, findings)
+    keywords = _decorator_keywords(candidate.call, rel, findings, constants or {})
     name = keywords.get("name") or node.name.replace("_", "-")
     if not isinstance(name, str):
         findings.append(decorator.wrong_literal(rel, node.lineno, "name", "a string"))
@@ -41,14 +46,15 @@ def flow_metadata(rel: str, candidate: Candidate, segments: Segments) -> Meta:
     return meta, findings
 
 
-def _decorator_keywords(call: ast.Call | None, rel: str, findings: list[Finding]) -> dict[str, Any]:
+def _decorator_keywords(call: ast.Call | None, rel: str, findings: list[Finding],
+                        constants: Constants) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for keyword in call.keywords if call else ():
-        if keyword.arg not in ("name", "description", "version", "tags"):
+        if keyword.arg not in READ_KEYWORDS:
             continue
         try:
-            values[keyword.arg] = ast.literal_eval(keyword.value)
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            values[keyword.arg] = constant_value(keyword.value, constants)
+        except ValueError:
             findings.append(decorator.not_a_literal(rel, keyword.value.lineno, keyword.arg))
     return values
 

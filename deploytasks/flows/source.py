@@ -13,13 +13,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 from deploytasks.findings import Finding
+from deploytasks.flows.constants import module_constants
 from deploytasks.flows.entry import FlowNode, entry_flow
 from deploytasks.flows.files import parse_source
 from deploytasks.flows.imports import ImportRef, child_blocks, collect_imports, dotted
-from deploytasks.flows.metadata import Meta, Segments, flow_metadata
+from deploytasks.flows.metadata import READ_KEYWORDS, Meta, Segments, flow_metadata
 from deploytasks.flows.rules import decorator
 from deploytasks.flows.rules.decorator import BANNED_NAME_CHARACTERS
 from deploytasks.paths import relative
@@ -50,6 +51,7 @@ class ParsedFile:
     findings: tuple[Finding, ...] = ()
     entry: tuple[str, str] | None = None  # (function, rule) when several flows single one out
     binds_flow: bool = False  # imports Prefect's flow decorator
+    constants: tuple[tuple[str, Any], ...] = ()  # what a decorator argument may name
     guessed: tuple[str, ...] = ()  # unparsable file: the def names and name= strings in it
 
     @property
@@ -83,8 +85,17 @@ def read_flow_file(root: Path, path: Path, quick: bool = False) -> ParsedFile:
     entry = None
     if len(candidates) > 1:
         entry = entry_flow(tree, [FlowNode(c.function, c.node, c.call) for c in candidates])
+    constants = tuple(module_constants(tree).items()) if _names_a_value(candidates) else ()
     return ParsedFile(rel, source, tuple(candidates), tuple(collect_imports(tree)),
-                       tuple(findings), entry, binds)
+                       tuple(findings), entry, binds, constants=constants)
+
+
+def _names_a_value(candidates: Sequence[Candidate]) -> bool:
+    """Whether a decorator argument metadata reads is more than a literal (only then are
+    the file's constants worth collecting: most files have none)."""
+    return any(not isinstance(keyword.value, (ast.Constant, ast.List, ast.Tuple))
+               for candidate in candidates if candidate.call
+               for keyword in candidate.call.keywords if keyword.arg in READ_KEYWORDS)
 
 
 @dataclass

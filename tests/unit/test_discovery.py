@@ -173,13 +173,54 @@ def test_non_literal_decorator_arguments_warn(tmp_path: Path) -> None:
     spec = flow_in(tmp_path, """
         from prefect import flow
         NAME = "x"
+        NAME = "y"
         @flow(name=NAME, version=get_version(), tags=TAGS)
         def my_flow(): ...
         """)
     assert spec.valid
-    assert spec.name == "my-flow"
+    assert spec.name == "my-flow"  # NAME is bound twice: not a constant
     assert len(spec.warnings) == 3
-    assert all(w.line == 3 and "not a literal" in w.message for w in spec.warnings)
+    assert all(w.line == 4 and "not a literal" in w.message for w in spec.warnings)
+
+
+CONSTANTS = """
+    from prefect import flow
+    TEAM = "sales"
+    VERSION: str = "1.2"
+    {define}
+    @flow(name={name}, version=VERSION, description=f"{{TEAM}} v{{2}}")
+    def daily(): ...
+    """
+
+
+@pytest.mark.parametrize(("define", "name"), [
+    ("FLOW_NAME = 'sales-daily'", "FLOW_NAME"),
+    ("", "f'{TEAM}-daily'"),
+    ("", "TEAM + '-daily'"),
+    ("PREFIX = f'{TEAM}-'", "PREFIX + 'daily'"),
+])
+def test_decorator_arguments_may_name_the_files_constants(tmp_path: Path, define: str,
+                                                          name: str) -> None:
+    source = CONSTANTS.format(define=define, name=name)
+    spec = flow_in(tmp_path, source)
+    namespace: dict[str, Any] = {}
+    exec(compile(textwrap.dedent(source), "flow.py", "exec"), namespace)  # Prefect's view
+    built = namespace["daily"]
+    assert (spec.name, spec.version, spec.description) == (
+        built.name, built.version, built.description) == ("sales-daily", "1.2", "sales v2")
+    assert spec.warnings == ()
+
+
+@pytest.mark.parametrize("rebinding", [
+    "def rename():\n        global TEAM\n        TEAM = 'other'",
+    "for TEAM in ('a', 'b'): pass",
+    "from somewhere import TEAM",
+    "TEAM += '-x'",
+])
+def test_a_name_bound_again_anywhere_is_not_a_constant(tmp_path: Path, rebinding: str) -> None:
+    spec = flow_in(tmp_path, CONSTANTS.format(define=rebinding, name="f'{TEAM}-daily'"))
+    assert spec.name == "daily"  # read as if not given, and said so
+    assert any("name= is not a literal" in w.message for w in spec.warnings)
 
 
 def test_wrong_literal_types_warn(tmp_path: Path) -> None:

@@ -74,10 +74,12 @@ def defined_twice(rel: str, line: int, flow: str, first_line: int) -> Finding:
 
 
 def not_a_literal(rel: str, line: int, keyword: str) -> Finding:
-    """A decorator argument deploytasks reads that is not a literal."""
+    """A decorator argument deploytasks reads that is neither a literal nor a constant."""
     return Finding.warning(
         rel, line, f"{keyword}= is not a literal, so it is read as if it were not given",
-        f"write {keyword}= as a literal; deploytasks reads flows without running them",
+        f"write {keyword}= as a literal, or as a constant of the file assigned once (NAME = "
+        "'etl'; f-strings of such constants work too); deploytasks reads flows without "
+        "running them",
     )
 
 
