@@ -31,7 +31,7 @@ from deploytasks.settings import (
     Settings,
     is_reserved_tag,
 )
-from deploytasks.yamlfile import KeyPath, YamlError, load_yaml_file
+from deploytasks.yamlfile import KeyPath, YamlError, load_yaml_file, parse_yaml
 
 DEFAULT_ENVIRONMENT = "development"
 
@@ -147,14 +147,17 @@ class ConfigurationManager:
         return resolved
 
     def load(self, env: str | None = None, overrides: dict[str, Any] | None = None, *,
-             profile: bool = False) -> ResolvedConfig:
+             profile: bool = False, seed: str | None = None) -> ResolvedConfig:
         """Load, merge and validate the configuration of ``env``; with ``profile``, the
-        active Prefect profile connects when nothing else names an API URL."""
-        main = self._read_layer(self.config_path, "main")
+        active Prefect profile connects when nothing else names an API URL. ``seed``: the
+        text of a main file not written yet (``flows.import`` starting a configuration);
+        a missing environment file is then empty."""
+        main = self._read_layer(self.config_path, "main", seed)
         require_project(main)
         base = _validate(Settings, *merge_layers([main]), None)
         environment = resolve_environment(base, env)
-        overlay = self._read_layer(self._overlay_path(environment.name), "environment")
+        overlay = self._read_layer(self.overlay_path(environment.name), "environment",
+                                   None if seed is None else "")
         refuse_project_in(overlay)
         cli = _overrides_layer(overrides or {})
         layers = [main, overlay, _env_layer(), cli]
@@ -179,7 +182,8 @@ class ConfigurationManager:
         main = self._read_layer(self.config_path, "main")
         return list(_validate(Settings, *merge_layers([main]), None).environments)
 
-    def _overlay_path(self, name: str) -> Path:
+    def overlay_path(self, name: str) -> Path:
+        """The file of environment ``name``'s settings."""
         return self.config_path.parent / "environments" / f"{name}.yaml"
 
     def _template(self, kind: Kind) -> Layer:
@@ -191,8 +195,11 @@ class ConfigurationManager:
         _validate(DeploymentSettings, merged, provenance, None)
         return layer
 
-    def _read_layer(self, path: Path, scope: str) -> Layer:
+    def _read_layer(self, path: Path, scope: str, seed: str | None = None) -> Layer:
         shown = paths.display(path, self.root)
+        if seed is not None and not path.is_file():
+            document = parse_yaml(seed)
+            return Layer(shown, document.data, document.lines, scope)
         if not path.is_file():
             hint = ("create it (it may be empty) or choose a known environment"
                     if scope == "environment" else

@@ -21,6 +21,9 @@ def show_import(out: Output, plan: ImportPlan, *, written: bool, write: bool) ->
     how = "written" if written else ("nothing to add" if write else
                                      "dry run, nothing written; --write applies it")
     out.line(f"Importing {plan.project.file} → {plan.config_file} ({how})", markup=False)
+    if plan.creates:
+        out.line(f"  No configuration yet: {'created' if written else 'creates'} "
+                 f"{', '.join(plan.creates)} (project: {plan.owner})", markup=False)
     for deployment in plan.imported:
         where = "new entrypoint" if deployment.explicit else "already discovered"
         out.line(f"  ✓ {deployment.name} → flow {deployment.key} ({deployment.entrypoint}, "

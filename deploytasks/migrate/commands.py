@@ -1,5 +1,6 @@
 """``flows.import``: turn a prefect.yaml into deploytasks configuration (a dry run unless
-``--write``), then hand the plan to the renderer."""
+``--write``), then hand the plan to the renderer. A repository without configuration yet
+gets one started (its project named after the prefect.yaml's ``name``)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,17 @@ def import_command(out: Output, *, source: str, write: bool = False, json: bool 
                    env: str | None = None) -> int:
     """Plan the import of ``source``; write it with ``write``. 1 when a deployment could not
     be imported at all."""
+    from deploytasks.config import ConfigurationManager
     from deploytasks.console.migrate import show_import
-    from deploytasks.flows.commands import load_config
-    from deploytasks.migrate.plan import plan_import, write_import
+    from deploytasks.migrate.plan import plan_import, starter_text, write_import
 
     out.json_mode = out.json_mode or json
-    config = load_config(env)
-    path = _source_path(config.root, source)
-    plan = plan_import(config, path)
-    written = bool(write and plan.merge.added)
+    manager = ConfigurationManager()
+    path = _source_path(manager.root, source)
+    seed = None if manager.config_path.is_file() else starter_text(path, manager.root)
+    config = manager.load(env, seed=seed)
+    plan = plan_import(config, path, seed)
+    written = bool(write and (plan.merge.added or plan.creates))
     if written:
         write_import(plan, config)
     show_import(out, plan, written=written, write=write)

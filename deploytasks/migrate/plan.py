@@ -47,6 +47,8 @@ class ImportPlan:
     merge: MergeResult
     names: dict[str, str] = field(default_factory=dict)  # prefect name → deploytasks name
     notes: list[str] = field(default_factory=list)
+    creates: list[str] = field(default_factory=list)  # files a write creates (repo-relative)
+    owner: str = ""  # the project the imported deployments belong to
 
     @property
     def imported(self) -> list[Deployment]:
@@ -66,12 +68,32 @@ class ImportPlan:
                      for path, yours, theirs in self.merge.kept],
             "not_carried": [item.to_dict() for item in self.project.not_carried],
             "skipped": [item.to_dict() for item in self.project.skipped],
-            "notes": self.notes,
+            "notes": self.notes, "creates": self.creates,
         }
 
 
-def plan_import(config: ResolvedConfig, source: Path) -> ImportPlan:
-    """Read ``source`` and compute the merge into the main configuration file."""
+def starter_text(source: Path, root: Path) -> str:
+    """The main configuration file an import starts when the repository has none: its
+    project named after the prefect.yaml's ``name`` (else the repository folder)."""
+    from deploytasks.settings import PROJECT_PATTERN, PROJECT_RULE
+
+    try:
+        name = load_yaml_file(source).data.get("name")
+    except (YamlError, OSError):
+        name = None
+    candidates = [re.sub(r"[^a-z0-9._-]+", "-", text.lower())[:63].strip("-._")
+                  for text in (name if isinstance(name, str) else "", root.name)]
+    project = next((c for c in candidates if PROJECT_PATTERN.match(c)), "flows")
+    return ("# deploytasks configuration, started by `invoke flows.import`. Every key:\n"
+            "# docs/configuration.md; `invoke env.show` prints each value and its origin.\n"
+            "# The project owns what this repository deploys, on a server other\n"
+            f"# repositories share too ({PROJECT_RULE}).\n"
+            f"project: {project}\n")
+
+
+def plan_import(config: ResolvedConfig, source: Path, seed: str | None = None) -> ImportPlan:
+    """Read ``source`` and compute the merge into the main configuration file (``seed``:
+    that file's text when it is not written yet)."""
     root = config.root
     rel = paths.display(source, root)
     try:
@@ -95,11 +117,22 @@ def plan_import(config: ResolvedConfig, source: Path) -> ImportPlan:
     project_sections(project, document.data, document.lines, root)
     notes = _assign_keys(config, project)
     additions = _additions(config, project, notes)
-    merge = _merge(config, additions)
+    merge = _merge(config, additions, seed)
     plan = ImportPlan(project, paths.display(config.config_path, root), additions, merge,
-                      notes=notes)
+                      notes=notes, creates=_creates(config) if seed is not None else [],
+                      owner=config.settings.project)
     plan.names = _names(config, project)
     return plan
+
+
+def _creates(config: ResolvedConfig) -> list[str]:
+    """The files a started configuration needs: the main file and each environment's."""
+    from deploytasks.config import ConfigurationManager
+
+    manager = ConfigurationManager(config.config_path, config.root)
+    files = [config.config_path, *(manager.overlay_path(name)
+                                   for name in config.settings.environments)]
+    return [paths.display(path, config.root) for path in files if not path.is_file()]
 
 
 def _assign_keys(config: ResolvedConfig, project: Project) -> list[str]:
@@ -205,10 +238,10 @@ def _pools(config: ResolvedConfig, project: Project, notes: list[str]) -> dict[s
     return result
 
 
-def _merge(config: ResolvedConfig, additions: dict[str, Any]) -> MergeResult:
+def _merge(config: ResolvedConfig, additions: dict[str, Any], seed: str | None) -> MergeResult:
     path = config.config_path
     where = paths.display(path, config.root)
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8") if seed is None else seed
     try:
         merged = merge_text(text, additions, frozenset({ENTRYPOINTS}))
     except MergeError as error:
@@ -243,11 +276,18 @@ def _names(config: ResolvedConfig, project: Project) -> dict[str, str]:
 
 
 def write_import(plan: ImportPlan, config: ResolvedConfig) -> None:
-    """Write the merged configuration (a temporary file, then a rename)."""
+    """Write the merged configuration (a temporary file, then a rename); a started
+    configuration gets its environment files too (empty: the main file's values)."""
     import os
     import tempfile
 
     path = config.config_path
+    for created in plan.creates:
+        target = config.root / created
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target != path:
+            target.write_text(f"# {target.stem}: settings over {plan.config_file} "
+                              "(none yet).\n", encoding="utf-8")
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False,
                                      prefix=".import-", suffix=".yaml") as handle:
         handle.write(plan.merge.text)

@@ -4,6 +4,7 @@ lines, with everything that is not carried reported by file and line."""
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,34 @@ def test_a_dry_run_writes_nothing_and_shows_the_names(repo: Path) -> None:
     assert {"source", "config", "deployments", "additions", "kept", "not_carried", "skipped",
             "notes"} <= set(document)
     json.dumps(document)  # plain data
+
+
+def test_a_repository_without_configuration_gets_one_started(repo: Path) -> None:
+    shutil.rmtree(repo / "config")
+    code, dry = run(repo)
+    assert code == 1 and not dry["written"] and not (repo / "config").exists()
+    assert dry["creates"] == ["config/deployment-config.yaml", *(
+        f"config/environments/{env}.yaml" for env in ("development", "staging", "production"))]
+
+    code, done = run(repo, write=True)
+    assert done["written"] and done["additions"] == dry["additions"]
+    started = ConfigurationManager(root=repo).load("production")
+    assert started.settings.project == "shop"  # the prefect.yaml's name
+    assert "daily-orders" in started.settings.flows
+    assert all((repo / rel).is_file() for rel in dry["creates"])
+
+    code, again = run(repo, write=True)
+    assert not again["written"] and again["creates"] == []
+
+
+def test_a_started_project_is_named_after_the_folder_without_a_usable_name(
+        repo: Path) -> None:
+    shutil.rmtree(repo / "config")
+    text = (repo / "prefect.yaml").read_text().replace("name: shop\n", "name: '???'\n", 1)
+    (repo / "prefect.yaml").write_text(text)
+    run(repo, write=True)
+    project = ConfigurationManager(root=repo).load().settings.project
+    assert project == slug(repo.name)[:63].strip("-._")
 
 
 def test_a_pool_your_configuration_names_differently_is_reported(repo: Path) -> None:
