@@ -82,7 +82,8 @@ def check_result(out: Output, result: CheckResult) -> None:
     """Each deployment as the UI shows it, with its link; mismatches and warnings."""
     checks, ui_problem, shot = result.checks, result.ui_problem, result.browser
     config = result.resolution.config
-    out.line(f"Checking {len(checks)} deployments of [bold]{config.env.name}[/] in the UI")
+    out.line(f"Checking {plural(len(checks), 'deployment')} of [bold]{config.env.name}[/] in "
+             "the UI")
     for check in checks:
         mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
         out.line(f"{mark} {_esc(check.name)}  {check.link or ''}")
@@ -104,7 +105,9 @@ def check_result(out: Output, result: CheckResult) -> None:
             out.line(f"    [red]not rendered: {_esc(name)}[/]")
     bad = sum(1 for c in checks if not c.ok)
     if checks and not bad and not ui_problem:
-        out.line(f"[green]✓[/] All {len(checks)} deployments are visible and as configured.")
+        everything = "The deployment is" if len(checks) == 1 else \
+            f"All {len(checks)} deployments are"
+        out.line(f"[green]✓[/] {everything} visible and as configured.")
     elif bad:
         out.line(f"[red]{bad} of {len(checks)} deployments missing or different[/] — "
                  f"deploy them: invoke deploy.all --env {config.env.name}")
