@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -296,7 +297,16 @@ def start_cli(root: Path, *args: str, api_url: str | None, log: Path,
     err = log.with_suffix(".err").open("w")
     return subprocess.Popen([str(invoke_path()), *args], cwd=root,
                             env=cli_env(api_url, extra_env), stdout=out, stderr=err, text=True,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_ctrl_c_as_in_a_terminal)
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """SIGINT back to its default in the child, as a terminal's foreground job has it. A
+    test run started as a background job of a script (``cmd &``, ``nohup``) inherits
+    SIGINT *ignored*, and so would every run it starts: a test that presses Ctrl-C would
+    then see the run finish (it did, in a fresh-check started in the background)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def start_cli_until(root: Path, *args: str, api_url: str | None, log: Path,
