@@ -25,17 +25,19 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from deploytasks.errors import ServiceUnavailable
 from deploytasks.images.failures import (
     BUILD_HINT,
+    NOT_FOUND,
     BuildFailed,
     ImageFailure,
     ImageMissing,
-    RegistryAuthFailed,
-    RegistryUnavailable,
+    engine_unreachable,
+    is_auth,
+    last_error_line,
+    registry_error,
 )
 
 if TYPE_CHECKING:
     from python_on_whales import DockerClient
 
-ENGINE_HINT = "start Docker (dockerd / systemctl start docker) or set DOCKER_HOST"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 TAIL_LINES = 10
 PING_TIMEOUT = 10
@@ -43,12 +45,6 @@ BUILD_TIMEOUT = 3600
 Builder = Literal["buildkit", "classic"]
 LineSink = Callable[[str], None]
 
-_UNREACHABLE = ("connection refused", "no such host", "i/o timeout", "network is unreachable",
-                "no route to host", "timeout", "http response to https client",
-                "connection reset", "certificate", "tls:")
-_AUTH = ("unauthorized", "authentication required", "no basic auth credentials",
-         "denied", "401", "403")
-_NOT_FOUND = ("manifest unknown", "not found", "does not exist", "404")
 _DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})", re.IGNORECASE)
 _STEP = re.compile(r"^(Step \d+/\d+ :|#\d+ \[)")
 _BOOKKEEPING = re.compile(r"^\s*(-+> |Removing intermediate container )")
@@ -201,7 +197,7 @@ class Engine:
         try:
             return str(self.client.run(image, command, remove=True))
         except DockerException as error:
-            detail = _last_error_line(error.stderr or "") or f"exit {error.return_code}"
+            detail = last_error_line(error.stderr or "") or f"exit {error.return_code}"
             raise ImageFailure(f"running {command[0]} in {image} failed: {detail}") from None
 
     # ---- builds ----------------------------------------------------------------------------
@@ -248,7 +244,7 @@ class Engine:
             for line in cast(Iterator[str], logs):
                 tail.line(str(line))
         except DockerException as error:
-            message = _last_error_line(error.stderr or "") or f"build exited {error.return_code}"
+            message = last_error_line(error.stderr or "") or f"build exited {error.return_code}"
             raise BuildFailed(message, tail=tail.tail()) from error
         return self._must_exist(request.tags[0])
 
@@ -311,7 +307,7 @@ class Engine:
             if not _is_api_error(error):
                 raise engine_unreachable(self.host) from error
             text = str(getattr(error, "explanation", None) or error)
-            if any(word in text.lower() for word in _NOT_FOUND) and not _is_auth(text):
+            if any(word in text.lower() for word in NOT_FOUND) and not is_auth(text):
                 return None
             raise registry_error(text, registry, action="inspect", ref=ref) from None
         descriptor: dict[str, Any] = info.get("Descriptor", {})
@@ -356,36 +352,6 @@ def connect(*, config_dir: Path | None = None, auth: Mapping[str, str] | None = 
     return engine
 
 
-def engine_unreachable(host: str) -> ServiceUnavailable:
-    """The one-line error for an engine that does not answer."""
-    return ServiceUnavailable(f"Docker engine not reachable at {host}", hint=ENGINE_HINT)
-
-
-def registry_error(text: str, registry: str, *, action: str, ref: str | None,
-                   tail: list[str] | None = None) -> ImageFailure | RegistryUnavailable:
-    """Turn the CLI's or engine's complaint about a registry into an error with its fix."""
-    lower = text.lower()
-    detail = _last_error_line(text)
-    what = f"{action} of {ref}" if ref else action
-    if _is_auth(text):
-        return RegistryAuthFailed(
-            f"registry {registry} refused the {what} ({detail or 'unauthorized'})",
-            hint=f"run `docker login {registry}` or set DOCKER_USERNAME and DOCKER_PASSWORD",
-            tail=tail)
-    if any(word in lower for word in _UNREACHABLE):
-        return RegistryUnavailable(
-            f"registry {registry} is not reachable ({detail})",
-            hint="start the registry or fix --registry / DOCKER_REGISTRY; a plain-http "
-                 "registry off the loopback must be listed in the engine's insecure-registries",
-            tail=tail)
-    if action == "pull" and any(word in lower for word in _NOT_FOUND):
-        return ImageMissing(f"registry {registry} has no {ref}",
-                            hint="build and push it first: `invoke images.build` then "
-                                 "`invoke images.push` (make build-images push-images)",
-                            tail=tail)
-    return ImageFailure(f"{what} failed: {detail or 'see the log above'}", tail=tail)
-
-
 def _from_docker_py(error: BaseException) -> bool:
     """One of docker-py's errors. Matched by module rather than by class: a full test
     run once saw a ``NotFound`` that ``except APIError`` did not catch (two copies of
@@ -398,11 +364,6 @@ def _is_api_error(error: Exception) -> bool:
     ``NotFound``), as opposed to no answer at all."""
     return _from_docker_py(error) and hasattr(error, "explanation") and \
         hasattr(error, "response")
-
-
-def _is_auth(text: str) -> bool:
-    lower = text.lower()
-    return any(word in lower for word in _AUTH)
 
 
 def _follow_build(stream: Iterator[dict[str, Any]], tail: LogTail) -> str | None:
@@ -439,11 +400,6 @@ def _engine_host(client: DockerClient) -> str:
     except DockerException:
         return DEFAULT_HOST
     return (endpoint.host if endpoint and endpoint.host else None) or DEFAULT_HOST
-
-
-def _last_error_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 def _first_line(text: str) -> str:

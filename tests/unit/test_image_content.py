@@ -299,7 +299,7 @@ def test_wheelhouse_closure_uses_the_containers_markers(tmp_path: Path) -> None:
     ],
 )
 def test_registry_errors_are_classified(text: str, kind: str) -> None:
-    from deploytasks.images.docker_api import registry_error
+    from deploytasks.images.failures import registry_error
 
     error = registry_error(text, "127.0.0.1:9", action="pull", ref="x:latest")
     assert type(error).__name__ == kind
