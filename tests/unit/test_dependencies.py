@@ -99,6 +99,15 @@ def test_a_real_miss_names_the_file_that_would_declare_it(tmp_path: Path) -> Non
                             "pyproject.toml [project.dependencies]")
 
 
+def test_a_miss_names_the_module_as_written(tmp_path: Path) -> None:
+    spec = flat(tmp_path, "import surely_missing_ns.connector",
+                **{"pyproject.toml": PYPROJECT})
+    [message] = errors(spec)
+    assert "imports surely_missing_ns.connector, which is not" in message
+    assert message.endswith("provides surely_missing_ns.connector to pyproject.toml "
+                            "[project.dependencies]")
+
+
 def test_a_miss_in_a_repository_with_requirements_names_them(tmp_path: Path) -> None:
     spec = flat(tmp_path, "import surely_missing_pkg", **{"requirements.txt": "requests\n"})
     [message] = errors(spec)

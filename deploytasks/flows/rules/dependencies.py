@@ -166,7 +166,8 @@ def _missing_import(rel: str, ref: ImportRef, spec: FlowSpec,
                          *declared.files]) or (
         f"{spec.directory}/requirements.txt" if spec.layout == "folders" else "requirements.txt")
     own = "the flow folder" if spec.layout == "folders" else "the flow's files"
-    message = (f"imports {ref.top}, which is not in the standard library, {own}, "
+    module = ref.module  # as written: snowflake.connector says more than snowflake
+    message = (f"imports {module}, which is not in the standard library, {own}, "
                f"{checked} or the installed packages")
     if ref.optional:
         return Finding.warning(rel, ref.line, f"optional import: {message}",
@@ -174,9 +175,9 @@ def _missing_import(rel: str, ref: ImportRef, spec: FlowSpec,
     exists = bool(spec.files.requirements or declared.target)
     verb = "add the distribution that provides" if exists else "create"
     if exists:
-        return Finding.error(rel, ref.line, message, f"{verb} {ref.top} to {target}")
+        return Finding.error(rel, ref.line, message, f"{verb} {module} to {target}")
     return Finding.error(rel, ref.line, message,
-                         f"create {target} listing the distribution that provides {ref.top}")
+                         f"create {target} listing the distribution that provides {module}")
 
 
 def _relative_import(rel: str, path: Path, folder: Path, ref: ImportRef) -> list[Finding]:
