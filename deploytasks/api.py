@@ -22,13 +22,13 @@ from deploytasks.deploy.clean import CleanReport
 from deploytasks.deploy.plan import Plan
 from deploytasks.deploy.resolve import resolve
 from deploytasks.deploy.specs import DeploymentSpec
+from deploytasks.deployment_settings import KINDS, Kind
 from deploytasks.errors import ConfigError, WorkFailed
 from deploytasks.flows.commands import discovery_options
 from deploytasks.flows.discovery import FlowSpec, discover
 from deploytasks.service import cleaning, deploying
 from deploytasks.service.selection import check_specs, image_lookup
 from deploytasks.service.state import read_plan
-from deploytasks.settings import KINDS, Kind
 
 __all__ = ["ConfigurationManager", "DeploymentAPI", "DeploymentSpec"]
 

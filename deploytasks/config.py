@@ -17,17 +17,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from deploytasks import paths
+from deploytasks.deployment_settings import KINDS, DeploymentSettings, FlowSettings, Kind
 from deploytasks.errors import ConfigError
 from deploytasks.layers import DEFAULT_ORIGIN, Layer, Origin, Provenance, merge_layers, set_path
 from deploytasks.secrets import mask, redact_value, register_secret, register_url_secret
 from deploytasks.settings import (
-    KINDS,
     PROJECT_RULE,
     RESERVED_TAG_PREFIXES,
     SECRET_PATHS,
-    DeploymentSettings,
-    FlowSettings,
-    Kind,
     Settings,
     is_reserved_tag,
 )

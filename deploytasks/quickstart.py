@@ -12,12 +12,12 @@ from collections.abc import Callable
 from deploytasks import paths
 from deploytasks.console import Output
 from deploytasks.deploy import commands
+from deploytasks.deployment_settings import Kind
 from deploytasks.env.commands import server_up
 from deploytasks.env.local_server import LocalServer
 from deploytasks.errors import DeployTasksError
 from deploytasks.flows.commands import discover_command, validate_command
 from deploytasks.service.selection import Selection
-from deploytasks.settings import Kind
 
 
 def quickstart(out: Output, env: str | None) -> int:

@@ -19,8 +19,8 @@ from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.prefect_api import PrefectGateway
 from deploytasks.deploy.resolve import select_flows
 from deploytasks.deploy.specs import deployment_name
+from deploytasks.deployment_settings import KINDS, Kind
 from deploytasks.errors import DeployTasksError, UsageError
-from deploytasks.settings import KINDS, Kind
 
 
 @dataclass

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deploytasks.deploy.resources import docker_memory, kubernetes_cpu, kubernetes_memory
-from deploytasks.settings import CONTAINER_POOL_TYPES, DeploymentSettings, DockerSettings
+from deploytasks.deployment_settings import DeploymentSettings
+from deploytasks.settings import CONTAINER_POOL_TYPES, DockerSettings
 
 
 @dataclass(frozen=True)

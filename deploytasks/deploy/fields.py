@@ -12,7 +12,7 @@ document), the gateway (create, update, the read-back snapshot), ``takeover.py``
 ``readback.py`` and ``promote.py`` iterate over ``FIELDS`` instead of naming fields.
 
 Adding a deployment setting: its row here, its typed attribute (with a default) on
-``DeploymentSpec``, its setting in ``settings.py``, and tests. A setting passed
+``DeploymentSpec``, its setting in ``deployment_settings.py``, and tests. A setting passed
 through as configured needs no line in ``build_spec`` (``configured``).
 
 A row marked ``kept`` holds a state a person may set in the UI (``paused``): the plan
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from prefect.client.schemas.responses import DeploymentResponse
 
     from deploytasks.deploy.specs import DeploymentSpec
-    from deploytasks.settings import DeploymentSettings
+    from deploytasks.deployment_settings import DeploymentSettings
 
 Convert = Callable[[Any], Any]
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from deploytasks.deploy.rules.pools import uncreatable_pool, wrong_pool_type
+from deploytasks.deployment_settings import Kind
 from deploytasks.errors import UsageError
 from deploytasks.findings import Finding
-from deploytasks.settings import Kind, WorkPool
+from deploytasks.settings import WorkPool
 
 PoolState = Literal["ok", "missing", "wrong-type"]
 

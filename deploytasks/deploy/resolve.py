@@ -28,6 +28,7 @@ from deploytasks.deploy.specs import (
     deployment_name,
 )
 from deploytasks.deploy.version import git_version
+from deploytasks.deployment_settings import KINDS, Kind
 from deploytasks.envfile import parse_env
 from deploytasks.errors import DeployTasksError, ServiceUnavailable, UsageError
 from deploytasks.findings import Finding
@@ -38,7 +39,6 @@ from deploytasks.flows.selection import select_named
 from deploytasks.flows.validation import validate
 from deploytasks.layers import Layer
 from deploytasks.paths import relative
-from deploytasks.settings import KINDS, Kind
 
 ImageLookup = Callable[[ResolvedConfig, FlowSpec], str]
 

@@ -20,8 +20,9 @@ from deploytasks.deploy.containers import container_run, job_variables
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.secret_blocks import SecretValue, block_name, reference
 from deploytasks.deploy.triggers import named as named_triggers
+from deploytasks.deployment_settings import DeploymentSettings, Kind, ScheduleSpec
 from deploytasks.flows.discovery import FlowSpec
-from deploytasks.settings import FLOW_PLACEHOLDERS, DeploymentSettings, Kind, ScheduleSpec
+from deploytasks.settings import FLOW_PLACEHOLDERS
 
 SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
 GIT_CLONE = "prefect.deployments.steps.git_clone"

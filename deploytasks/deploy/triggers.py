@@ -13,7 +13,7 @@ found, updated and deleted by its id.
 The documents pass through as configured (``{{ event }}`` templates in a triggered run's
 parameters are the server's to render); Prefect's own models (what ``prefect deploy``'s
 ``DeploymentTriggerAdapter`` is made of) check them when the configuration is loaded, before
-any write (``settings.py``), and build the automation.
+any write (``deployment_settings.py``), and build the automation.
 """
 
 from __future__ import annotations

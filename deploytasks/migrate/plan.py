@@ -30,8 +30,8 @@ from deploytasks.migrate.yaml_merge import KeyPath, MergeError, MergeResult, mer
 from deploytasks.yamlfile import YamlError, load_yaml_file, parse_yaml
 
 if TYPE_CHECKING:
+    from deploytasks.deployment_settings import Kind
     from deploytasks.flows.discovery import FlowSpec
-    from deploytasks.settings import Kind
 
 ENTRYPOINTS: KeyPath = ("discovery", "entrypoints")
 POOL_TYPES = {"python": "process", "docker": "docker"}

@@ -30,8 +30,8 @@ from deploytasks.deploy.clean import (
 )
 from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.resolve import resolve
+from deploytasks.deployment_settings import KINDS
 from deploytasks.service.state import read_state
-from deploytasks.settings import KINDS
 
 Confirm = Callable[[str], bool]
 

@@ -29,11 +29,11 @@ from deploytasks.deploy.resolve import Resolution
 from deploytasks.deploy.secret_blocks import blocked_by_conflicts, wanted_secrets
 from deploytasks.deploy.specs import DeploymentSpec
 from deploytasks.deploy.version import source_state
+from deploytasks.deployment_settings import Kind
 from deploytasks.errors import Interrupted, UsageError
 from deploytasks.service.progress import SILENT, Progress
 from deploytasks.service.selection import Checked, NotValid, Selection, resolve_checked
 from deploytasks.service.state import ServerState, secret_tags, state_with
-from deploytasks.settings import Kind
 
 
 @dataclass

@@ -18,12 +18,12 @@ from deploytasks.deploy.ownership import ownership
 from deploytasks.deploy.plan import RemoteDeployment
 from deploytasks.deploy.records import AppliedRecord
 from deploytasks.deploy.version import source_state
+from deploytasks.deployment_settings import KINDS
 from deploytasks.service.deploying import DeployResult, deploy_resolved, refuse_dirty_tree
 from deploytasks.service.preview import PlanResult
 from deploytasks.service.progress import SILENT, Progress
 from deploytasks.service.selection import NotValid, Selection, resolve_checked
 from deploytasks.service.state import read_state
-from deploytasks.settings import KINDS
 
 
 @dataclass

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from deploytasks.deploy import session
 from deploytasks.deploy.resolve import ImageLookup, Resolution, resolve
 from deploytasks.deploy.rules import check_spec
+from deploytasks.deployment_settings import KINDS, Kind
 from deploytasks.errors import UsageError, WorkFailed
 from deploytasks.findings import Finding
-from deploytasks.settings import KINDS, Kind
 
 
 @dataclass

@@ -19,7 +19,7 @@ from deploytasks.deploy.prefect_api import PrefectGateway, RequestCounter
 from deploytasks.deploy.records import AppliedRecord
 from deploytasks.deploy.resolve import Resolution
 from deploytasks.deploy.secret_blocks import SecretChange, plan_secrets, wanted_secrets
-from deploytasks.settings import Kind
+from deploytasks.deployment_settings import Kind
 
 
 @dataclass

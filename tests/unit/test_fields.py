@@ -18,7 +18,7 @@ from deploytasks.deploy.plan import make_plan
 from deploytasks.deploy.prefect_api import snapshot
 from deploytasks.deploy.records import SourceState, record_of
 from deploytasks.deploy.specs import DeploymentSpec, Schedule
-from deploytasks.settings import DeploymentSettings
+from deploytasks.deployment_settings import DeploymentSettings
 
 OURS = Ownership("managed-by:deploytasks", "team-a")
 NOT_FIELDS = {"name", "flow_folder", "flow_name", "kind", "environment", "image", "notes",

@@ -17,8 +17,8 @@ from deploytasks.deploy.specs import (
     SpecInputs,
     build_spec,
 )
+from deploytasks.deployment_settings import DeploymentSettings
 from deploytasks.flows.discovery import FlowSpec, Parameter
-from deploytasks.settings import DeploymentSettings
 from tests.support.prefect_helpers import edit
 
 MAIN = Path("config/deployment-config.yaml")
