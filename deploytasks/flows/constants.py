@@ -21,7 +21,7 @@ _FORMATTED = (str, int, float, bool)  # what an f-string turns into text the sam
 
 def module_constants(tree: ast.Module) -> dict[str, Any]:
     """The file's top-level names bound once, in the whole file, to a constant value."""
-    bindings = Counter(_bound_names(tree))
+    bindings = Counter(_bound_names(tree))  # ast.walk is iterative: any depth is fine
     values: dict[str, Any] = {}
     for node in tree.body:
         target, value = _single_assignment(node)
@@ -36,13 +36,20 @@ def module_constants(tree: ast.Module) -> dict[str, Any]:
 
 def constant_value(node: ast.expr, constants: Constants) -> Any:
     """The value of a literal, of a constant's name, or of an f-string or ``+`` of those;
-    ``ValueError`` for anything else (nothing is run)."""
+    ``ValueError`` for anything else (nothing is run), a sum too deep to follow included."""
+    try:
+        return _value(node, constants)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _value(node: ast.expr, constants: Constants) -> Any:
     if isinstance(node, ast.Name) and node.id in constants:
         return constants[node.id]
     if isinstance(node, ast.JoinedStr):
         return "".join(_formatted(part, constants) for part in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = constant_value(node.left, constants), constant_value(node.right, constants)
+        left, right = _value(node.left, constants), _value(node.right, constants)
         if type(left) is not type(right) or not isinstance(left, (str, list, tuple)):
             raise ValueError("only text, lists and tuples are added")
         return left + right
@@ -56,7 +63,7 @@ def _formatted(part: ast.expr, constants: Constants) -> str:
     if isinstance(part, ast.Constant) and isinstance(part.value, str):
         return part.value
     if isinstance(part, ast.FormattedValue) and part.conversion == -1 and part.format_spec is None:
-        value = constant_value(part.value, constants)
+        value = _value(part.value, constants)
         if isinstance(value, _FORMATTED):
             return str(value)
     raise ValueError("an f-string part that is not a plain constant")

@@ -211,6 +211,14 @@ def test_decorator_arguments_may_name_the_files_constants(tmp_path: Path, define
     assert spec.warnings == ()
 
 
+def test_a_sum_too_deep_to_follow_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    deep = " + ".join(["'a'"] * 2500)  # parses, but deeper than Python's recursion limit
+    spec = flow_in(tmp_path, f"from prefect import flow\nA = {deep}\n@flow(name=A)\n"
+                             f"def my_flow(): ...\n")
+    assert spec.valid and spec.name == "my-flow"
+    assert any("name= is not a literal" in w.message for w in spec.warnings)
+
+
 @pytest.mark.parametrize("rebinding", [
     "def rename():\n        global TEAM\n        TEAM = 'other'",
     "for TEAM in ('a', 'b'): pass",
