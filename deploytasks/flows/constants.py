@@ -55,7 +55,7 @@ def _value(node: ast.expr, constants: Constants) -> Any:
         return left + right
     try:
         return ast.literal_eval(node)
-    except (TypeError, SyntaxError, MemoryError, RecursionError) as error:
+    except (TypeError, SyntaxError, MemoryError) as error:  # RecursionError: the caller
         raise ValueError(str(error)) from None
 
 

@@ -81,7 +81,7 @@ def starter_text(source: Path, root: Path) -> str:
         name = load_yaml_file(source).data.get("name")
     except (YamlError, OSError):
         name = None
-    candidates = [re.sub(r"[^a-z0-9._-]+", "-", text.lower())[:63].strip("-._")
+    candidates = [_slugged(text)[:63].strip("-._")
                   for text in (name if isinstance(name, str) else "", root.name)]
     project = next((c for c in candidates if PROJECT_PATTERN.match(c)), "flows")
     return ("# deploytasks configuration, started by `invoke flows.import`. Every key:\n"
@@ -189,8 +189,12 @@ def _discovered(config: ResolvedConfig) -> list[FlowSpec]:
 
 def slug(name: str) -> str:
     """A deployment name as a flow key: lower case letters, digits, '.', '_' and '-'."""
-    text = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
-    return text or "deployment"
+    return _slugged(name) or "deployment"
+
+
+def _slugged(text: str) -> str:
+    """``text`` in lower case letters, digits, '.', '_' and '-' (empty when none is left)."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
 
 
 def _additions(config: ResolvedConfig, project: Project, notes: list[str]) -> dict[str, Any]:

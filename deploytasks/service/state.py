@@ -67,11 +67,17 @@ async def state_with(gateway: PrefectGateway, resolution: Resolution,
                      env_tag=f"env:{config.env.short}",
                      known_names=None if resolution.narrowed else resolution.known_names,
                      records=records)
-    existing = await gateway.read_work_pools()
-    pools = check_pools(config.settings.work_pools, kinds_in_use(resolution, kinds),
-                        {name: pool.type for name, pool in existing.items()})
+    pools = await _pools_with(gateway, resolution, kinds)
     secrets = await _secret_changes(gateway, resolution, secret_tags(config))
     return ServerState(plan, pools, gateway.counter, records, secrets)
+
+
+async def _pools_with(gateway: PrefectGateway, resolution: Resolution,
+                      kinds: list[Kind]) -> list[PoolStatus]:
+    """The work pools of the kinds in use as the server has them (or lacks them)."""
+    existing = await gateway.read_work_pools()
+    return check_pools(resolution.config.settings.work_pools, kinds_in_use(resolution, kinds),
+                       {name: pool.type for name, pool in existing.items()})
 
 
 def kinds_in_use(resolution: Resolution, kinds: list[Kind]) -> list[Kind]:
@@ -100,6 +106,4 @@ async def _secret_changes(gateway: PrefectGateway, resolution: Resolution,
 async def read_pools(resolution: Resolution, kinds: list[Kind]) -> list[PoolStatus]:
     """The work pools of the kinds in use as the server has them (or lacks them)."""
     async with session.gateway(resolution.config) as gateway:
-        existing = await gateway.read_work_pools()
-    return check_pools(resolution.config.settings.work_pools, kinds_in_use(resolution, kinds),
-                       {name: pool.type for name, pool in existing.items()})
+        return await _pools_with(gateway, resolution, kinds)

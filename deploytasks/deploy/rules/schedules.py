@@ -19,7 +19,7 @@ def schedule_rules(context: SpecContext) -> list[Finding]:
 
 
 def schedule_problems(name: str, schedule: Schedule,
-                      where: tuple[str | None, int | None] = (None, None)) -> list[Finding]:
+                      where: tuple[str | None, int | None]) -> list[Finding]:
     """An unknown timezone (then nothing more is checked), else a value Prefect refuses."""
     return unknown_timezone(name, schedule, where) or invalid_schedule(name, schedule, where)
 
