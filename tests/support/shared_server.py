@@ -128,6 +128,19 @@ def make_ready(root: Path) -> None:
 Hook = Callable[[str, str, Any], None]  # (method, path, parsed JSON body)
 
 
+@dataclass
+class Seen:
+    """One request the proxy forwarded, and the status the server answered."""
+
+    method: str
+    path: str
+    body: Any
+    status: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} -> {self.status}"
+
+
 class RaceProxy:
     """Forwards every request to the real server; ``hook`` runs first for each, and may act
     on the real server (through Prefect's client) before the request reaches it."""
@@ -137,7 +150,7 @@ class RaceProxy:
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.hook = hook
-        self.seen: list[str] = []
+        self.seen: list[Seen] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -153,10 +166,12 @@ class RaceProxy:
                     parsed = json.loads(body) if body else None
                 except ValueError:
                     parsed = None
-                proxy.seen.append(f"{self.command} {self.path}")
-                proxy.hook(self.command, urlsplit(self.path).path, parsed)
+                seen = Seen(self.command, urlsplit(self.path).path, parsed)
+                proxy.seen.append(seen)
+                proxy.hook(seen.method, seen.path, parsed)
                 status, headers, data = proxy.forward(self.command, self.path,
                                                       dict(self.headers.items()), body)
+                seen.status = status
                 self.send_response(status)
                 for key, value in headers:
                     if key.lower() not in {"connection", "keep-alive", "transfer-encoding",
