@@ -67,6 +67,7 @@ class ApiProxy:
         self.answered: list[tuple[str, int]] = []  # forwarded writes and the server's status
         self.authorization: set[str] = set()  # every Authorization header the client sent
         self.bodies: list[tuple[str, bytes]] = []  # every forwarded write and its body
+        self.server_errors: list[str] = []  # requests the server itself answered 5xx
         self._recent: deque[float] = deque()  # times of forwarded writes (rate limit)
         self._told: list[tuple[float, float]] = []  # (refusal sent, wait until)
         self._lock = threading.Lock()
@@ -203,6 +204,9 @@ def _handler(proxy: ApiProxy) -> type[BaseHTTPRequestHandler]:
                 return
             status, headers, data = proxy.forward(self.command, target,
                                                   dict(self.headers.items()), body)
+            if status >= 500:
+                with proxy._lock:
+                    proxy.server_errors.append(f"{self.command} {target} -> {status}")
             if is_write(self.command, target):
                 with proxy._lock:
                     proxy.answered.append((f"{self.command} {target}", status))
