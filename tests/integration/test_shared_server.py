@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.api_proxy import ApiProxy
 from tests.support.prefect_helpers import (
     FLOW_NAMES,
     OWNERSHIP_TAG,
@@ -35,7 +36,6 @@ from tests.support.prefect_helpers import (
 from tests.support.shared_server import (
     FLOW_FUNCTIONS,
     Copy,
-    RaceProxy,
     git,
     git_init,
     make_copy,
@@ -219,7 +219,7 @@ def test_a_deployment_made_by_hand_just_before_our_create_is_restored_and_report
             _handmade_on(a.api_url, body["flow_id"], name)
             made.append(name)
 
-    with RaceProxy(a.api_url, before_our_create) as proxy:
+    with ApiProxy(a.api_url, hook=before_our_create) as proxy:
         doc = a.cli("deploy.python", "--env", "dev", "--json", code=1,
                     extra_env={"PREFECT_API_URL": proxy.url}).json()
     assert made == [name]
@@ -254,18 +254,17 @@ def test_a_deployment_that_appears_after_the_plan_is_not_written(a: Copy) -> Non
             _handmade_on(a.api_url, str(flow_id), name)
             made.append(name)
 
-    with RaceProxy(a.api_url, after_the_plan) as proxy:
+    with ApiProxy(a.api_url, hook=after_the_plan) as proxy:
         doc = a.cli("deploy.python", "--env", "dev", "--json", code=1,
                     extra_env={"PREFECT_API_URL": proxy.url}).json()
-        creates = [seen for seen in proxy.seen
-                   if (seen.method, seen.path.rstrip("/")) == ("POST", "/api/deployments")]
+        creates = [json.loads(body)["name"] for what, body in proxy.bodies
+                   if what.rstrip("/") == "POST /api/deployments"]
     assert made == [name]
     result = _results(doc)[name]
     assert (result["action"], result["ok"]) == ("conflict", False)
     assert "appeared after the plan" in result["message"]
     # nothing sent to it; the others are created (a retried create is counted once)
-    created = {seen.body["name"] for seen in creates}
-    assert created == a.ns.names(kinds=("python",)) - {name}, [str(s) for s in creates]
+    assert set(creates) == a.ns.names(kinds=("python",)) - {name}, (creates, proxy.answered)
     untouched = deployment(a.api_url, FLOW_NAMES["rpa2"], name)
     assert (untouched.description, untouched.tags) == ("made by hand", ["team-x"])
     assert [s.schedule.cron for s in untouched.schedules] == ["5 4 * * *"]

@@ -11,6 +11,9 @@ hosted API does. One class, several policies (tests and benchmarks combine them)
 - ``prefix="/api/accounts/A/workspaces/W"``: Prefect Cloud's URL shape: requests under the
   prefix are forwarded to ``/api/…``; a request to a bare ``/api/…`` is answered 404 (so a
   client that drops the workspace path fails). Anything else (the UI) is forwarded as is.
+- ``hook=f``: ``f(method, path, parsed JSON body)`` runs before each forwarded request and
+  may act on the real server first (through Prefect's client) — to make a deployment
+  appear at the worst moment of a deploy.
 
 Writes are POST/PUT/PATCH/DELETE whose path does not end in ``/filter``, ``/count`` or
 ``/paginate`` (Prefect reads with POST …/filter). The proxy records every write, what it
@@ -29,6 +32,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -37,6 +41,7 @@ from urllib.parse import urlsplit
 READ_SUFFIXES = ("/filter", "/count", "/paginate")
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "date",
                "server"}
+Hook = Callable[[str, str, Any], None]  # (method, path, parsed JSON body)
 
 
 def is_write(method: str, path: str) -> bool:
@@ -51,13 +56,14 @@ class ApiProxy:
     def __init__(self, upstream: str, *, every: int | None = None,
                  retry_after: str | None = None, limit: int | None = None,
                  window: float = 1.0, status: int = 429, retry_after_form: str = "seconds",
-                 prefix: str = "", grace: float = 0.5) -> None:
+                 prefix: str = "", grace: float = 0.5, hook: Hook | None = None) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or 80
         self.every, self.retry_after = every, retry_after
         self.limit, self.window, self.status = limit, window, status
         self.retry_after_form, self.prefix, self.grace = retry_after_form, prefix, grace
+        self.hook = hook
         self.writes = 0
         self.refused: list[str] = []
         self.forwarded: list[str] = []
@@ -202,6 +208,8 @@ def _handler(proxy: ApiProxy) -> type[BaseHTTPRequestHandler]:
                 self._reply(status, [("Content-Type", "application/json"), *extra.items()],
                             json.dumps({"detail": detail}).encode())
                 return
+            if proxy.hook is not None:
+                proxy.hook(self.command, urlsplit(target).path, _parsed(body))
             status, headers, data = proxy.forward(self.command, target,
                                                   dict(self.headers.items()), body)
             if status >= 500:
@@ -216,3 +224,11 @@ def _handler(proxy: ApiProxy) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     return Handler
+
+
+def _parsed(body: bytes) -> Any:
+    """A request's JSON body (None when it has none, or it is not JSON)."""
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None

@@ -1,28 +1,20 @@
 """Several repository copies with different projects on one Prefect server.
 
-- ``make_copy`` makes a copy of the repository's ``config/`` and ``flows/`` in its own
-  namespace (``isolate_repo``): its own project; a deployment-name suffix that two
-  copies may share, so that they want the same names; python deployments only (the
-  tests here are about ownership, not images).
-- ``RaceProxy`` is a loopback HTTP proxy in front of the real server that runs a
-  hook of the test before it forwards a chosen request — to make a deployment
-  appear on the real server at the worst moment of a deploy.
+``make_copy`` makes a copy of the repository's ``config/`` and ``flows/`` in its own
+namespace (``isolate_repo``): its own project; a deployment-name suffix that two copies
+may share, so that they want the same names; python deployments only (the tests here
+are about ownership, not images). A test that must make a deployment appear at the worst
+moment of a deploy puts ``api_proxy.ApiProxy`` with a ``hook`` in front of the server.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tests.support.prefect_helpers import (
     PROJECT_ROOT,
@@ -122,91 +114,3 @@ def make_ready(root: Path) -> None:
     later = (root / "pyproject.toml").stat().st_mtime + 10
     os.utime(stamp, (later, later))
 
-
-# ---- a proxy that acts at the worst moment ---------------------------------------------------
-
-Hook = Callable[[str, str, Any], None]  # (method, path, parsed JSON body)
-
-
-@dataclass
-class Seen:
-    """One request the proxy forwarded, and the status the server answered."""
-
-    method: str
-    path: str
-    body: Any
-    status: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path} -> {self.status}"
-
-
-class RaceProxy:
-    """Forwards every request to the real server; ``hook`` runs first for each, and may act
-    on the real server (through Prefect's client) before the request reaches it."""
-
-    def __init__(self, upstream: str, hook: Hook) -> None:
-        parts = urlsplit(upstream)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
-        self.hook = hook
-        self.seen: list[Seen] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                try:
-                    parsed = json.loads(body) if body else None
-                except ValueError:
-                    parsed = None
-                seen = Seen(self.command, urlsplit(self.path).path, parsed)
-                proxy.seen.append(seen)
-                proxy.hook(seen.method, seen.path, parsed)
-                status, headers, data = proxy.forward(self.command, self.path,
-                                                      dict(self.headers.items()), body)
-                seen.status = status
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() not in {"connection", "keep-alive", "transfer-encoding",
-                                           "content-length", "date", "server"}:
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/api"
-
-    def forward(self, method: str, path: str, headers: dict[str, str],
-                body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        try:
-            headers = {k: v for k, v in headers.items()
-                       if k.lower() not in {"host", "connection", "keep-alive"}}
-            connection.request(method, path, body=body or None, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.getheaders(), response.read()
-        finally:
-            connection.close()
-
-    def __enter__(self) -> RaceProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
